@@ -1,0 +1,366 @@
+"""Code lists: every coded value the centre records, in one place.
+
+Each code list is a ``StrEnum`` whose value is the stable code that goes on the wire, into the
+event store and into published tables. Codes are never renamed or reused; a retired code stays
+here. Each member also carries an English and a Danish label for reports.
+
+Where IOM's Counter Trafficking Data Collaborative (CTDC) / HTCDS or Eurostat have a category,
+the code says which one in ``CTDC_TYPE_OF_EXPLOITATION`` so the centre can report to them too.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Self
+
+CODE_LIST_VERSION = "2026.1"
+
+
+class Coded(StrEnum):
+    """A code with an English and a Danish label: ``Member = ("code", "English", "Dansk")``."""
+
+    label_en: str
+    label_da: str
+
+    def __new__(cls, code: str, label_en: str = "", label_da: str = "") -> Self:
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.label_en = label_en or code.replace("_", " ")
+        member.label_da = label_da or member.label_en
+        return member
+
+    @classmethod
+    def codes(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+    @classmethod
+    def parse(cls, code: Any) -> Self:
+        """The member for ``code``, or a ValueError that names the list and the valid codes."""
+        try:
+            return cls(code)
+        except ValueError:
+            valid = ", ".join(cls.codes())
+            raise ValueError(f"unknown {cls.__name__} code {code!r}; expected one of: {valid}") from None
+
+
+class Source(Coded):
+    """The organisation that reported the event."""
+
+    CMM = ("cmm", "Centre against Human Trafficking", "Center mod Menneskehandel")
+    POLICE = ("police", "Police", "Politiet")
+    IMMIGRATION_SERVICE = ("immigration_service", "Immigration Service", "Udlændingestyrelsen")
+    HOTLINE = ("hotline", "Hotline", "Hotline")
+    NGO_OUTREACH = ("ngo_outreach", "NGO outreach team", "NGO opsøgende team")
+    HEALTH_SERVICE = ("health_service", "Health service", "Sundhedstilbud")
+    PARTNER = ("partner", "Other partner", "Anden samarbejdspartner")
+
+
+class Channel(Coded):
+    """How the person first came into contact with the centre or its partners."""
+
+    POLICE = ("police", "Police", "Politiet")
+    STREET_OUTREACH = ("street_outreach", "Street outreach", "Gadeopsøgende arbejde")
+    MASSAGE_CLINIC = ("massage_clinic", "Massage clinic outreach", "Opsøgende på klinikker")
+    PRISON = ("prison", "Prison", "Fængsel")
+    MEETING_PLACE = ("meeting_place", "Meeting place", "Værested")
+    MOBILE_HEALTH = ("mobile_health", "Mobile health service", "Mobil sundhedsklinik")
+    ASYLUM_SYSTEM = ("asylum_system", "Asylum system", "Asylsystemet")
+    PARTNER_REFERRAL = ("partner_referral", "Partner referral (union, NGO)", "Henvisning fra partner")
+    HOTLINE = ("hotline", "Hotline", "Hotline")
+    SELF_REFERRAL = ("self_referral", "Self-referral", "Selvhenvendelse")
+    UNKNOWN = ("unknown", "Unknown", "Ukendt")
+
+    @property
+    def group(self) -> ChannelGroup:
+        if self is Channel.POLICE:
+            return ChannelGroup.POLICE
+        if self in _OUTREACH_CHANNELS:
+            return ChannelGroup.OUTREACH
+        return ChannelGroup.PARTNERS_AND_OTHER
+
+
+class ChannelGroup(Coded):
+    """The three groups the annual report uses for contact channels."""
+
+    POLICE = ("police", "Police", "Politiet")
+    OUTREACH = ("outreach", "Outreach", "Opsøgende arbejde")
+    PARTNERS_AND_OTHER = ("partners_and_other", "Partners and other", "Partnere og andre")
+
+
+_OUTREACH_CHANNELS = frozenset(
+    {
+        Channel.STREET_OUTREACH,
+        Channel.MASSAGE_CLINIC,
+        Channel.PRISON,
+        Channel.MEETING_PLACE,
+        Channel.MOBILE_HEALTH,
+    }
+)
+
+
+class Place(Coded):
+    """Named outreach sites and places of contact the centre reports on."""
+
+    STREET_COPENHAGEN = ("street_copenhagen", "Street, Copenhagen", "Gaden, København")
+    STREET_ODENSE = ("street_odense", "Street, Odense", "Gaden, Odense")
+    MASSAGE_CLINICS = ("massage_clinics", "Massage clinics", "Massageklinikker")
+    MEETING_PLACE_VESTERBRO = (
+        "meeting_place_vesterbro",
+        "Meeting place, Vesterbro",
+        "Værested, Vesterbro",
+    )
+    DROP_IN_FREDERICIA = ("drop_in_fredericia", "Drop-in, Fredericia", "Værested, Fredericia")
+    MOBILE_HEALTH = ("mobile_health", "Mobile health service", "Mobil sundhedsklinik")
+    PRISONS = ("prisons", "Prisons", "Fængsler")
+    POLICE_STATION = ("police_station", "Police", "Politiet")
+    ASYLUM_CENTRE = ("asylum_centre", "Asylum centre", "Asylcenter")
+    OTHER = ("other", "Other", "Andet")
+
+
+class Authority(Coded):
+    """Who assesses: the Immigration Service for people without legal residence (asylum
+    seekers, irregular migrants); the centre for people with legal residence."""
+
+    IMMIGRATION_SERVICE = ("immigration_service", "Immigration Service", "Udlændingestyrelsen")
+    CMM = ("cmm", "Centre against Human Trafficking", "Center mod Menneskehandel")
+
+
+class Outcome(Coded):
+    VICTIM = ("victim", "Assessed as a victim", "Vurderet som offer")
+    NOT_VICTIM = ("not_victim", "Not assessed as a victim", "Ikke vurderet som offer")
+
+
+class ExploitationForm(Coded):
+    """Primary form of exploitation (CTDC typeOfExploit; one per person)."""
+
+    SEXUAL_EXPLOITATION = ("sexual_exploitation", "Prostitution / sexual exploitation", "Prostitution")
+    FORCED_LABOUR = ("forced_labour", "Forced labour", "Tvangsarbejde")
+    FORCED_CRIMINALITY = ("forced_criminality", "Forced criminality", "Tvungen kriminalitet")
+    FORCED_MARRIAGE = ("forced_marriage", "Forced marriage", "Tvangsægteskab")
+    ORGAN_REMOVAL = ("organ_removal", "Organ removal", "Organhandel")
+    OTHER = ("other", "Other", "Andet")
+
+
+CTDC_TYPE_OF_EXPLOITATION: dict[ExploitationForm, str] = {
+    ExploitationForm.SEXUAL_EXPLOITATION: "isSexualExploit",
+    ExploitationForm.FORCED_LABOUR: "isForcedLabour",
+    ExploitationForm.FORCED_CRIMINALITY: "isForcedMilitary_or_Criminal",
+    ExploitationForm.FORCED_MARRIAGE: "isForcedMarriage",
+    ExploitationForm.ORGAN_REMOVAL: "isOrganRemoval",
+    ExploitationForm.OTHER: "isOtherExploit",
+}
+
+
+class Industry(Coded):
+    """Industry of forced labour (aligned with CTDC typeOfLabour / NACE sections)."""
+
+    CLEANING = ("cleaning", "Cleaning", "Rengøring")
+    DOMESTIC_WORK = ("domestic_work", "Domestic work in private homes", "Husligt arbejde i private hjem")
+    RESTAURANTS = ("restaurants", "Restaurants", "Restauranter")
+    CONSTRUCTION = ("construction", "Construction", "Byggeri")
+    MASSAGE_CLINIC_ODD_JOBS = (
+        "massage_clinic_odd_jobs",
+        "Odd jobs in massage clinics",
+        "Diverse arbejde i massageklinikker",
+    )
+    CANNABIS_PRODUCTION = ("cannabis_production", "Cannabis (skunk) production", "Produktion af skunk")
+    AGRICULTURE = ("agriculture", "Agriculture", "Landbrug")
+    MANUFACTURING = ("manufacturing", "Manufacturing", "Fremstilling")
+    HOSPITALITY = ("hospitality", "Hotels and hospitality", "Hotel og overnatning")
+    TRANSPORT = ("transport", "Transport", "Transport")
+    FISHING = ("fishing", "Fishing", "Fiskeri")
+    RETAIL = ("retail", "Retail", "Detailhandel")
+    OTHER = ("other", "Other", "Andet")
+
+
+class Gender(Coded):
+    FEMALE = ("female", "Female", "Kvinde")
+    MALE = ("male", "Male", "Mand")
+    OTHER = ("other", "Transgender / other", "Transkønnet / andet")
+
+
+class AgeBand(Coded):
+    """Age at identification. Bands are public and fixed."""
+
+    MINOR = ("0-17", "Under 18", "Under 18")
+    A18_24 = ("18-24", "18-24", "18-24")
+    A25_29 = ("25-29", "25-29", "25-29")
+    A30_39 = ("30-39", "30-39", "30-39")
+    A40_49 = ("40-49", "40-49", "40-49")
+    A50_59 = ("50-59", "50-59", "50-59")
+    A60_PLUS = ("60+", "60 and over", "60 og derover")
+
+    @classmethod
+    def of(cls, age: int) -> AgeBand:
+        if age < 18:
+            return cls.MINOR
+        if age < 25:
+            return cls.A18_24
+        if age < 30:
+            return cls.A25_29
+        if age < 40:
+            return cls.A30_39
+        if age < 50:
+            return cls.A40_49
+        if age < 60:
+            return cls.A50_59
+        return cls.A60_PLUS
+
+
+class SupportStatus(Coded):
+    """A victim's status in the centre's support offer."""
+
+    OFFERED = ("offered", "Support offered", "Tilbudt støtte")
+    ACCEPTED = ("accepted", "Accepted support", "Modtaget støtte")
+    DECLINED = ("declined", "Declined the offer", "Afslået tilbud")
+    LEFT = ("left", "Left the offer", "Forladt tilbud")
+    PREPARED_RETURN_IOM = ("prepared_return_iom", "Prepared return via IOM", "Forberedt hjemrejse via IOM")
+    RETURN_SUPPORTED_CMM = (
+        "return_supported_cmm",
+        "Return supported by the centre",
+        "Hjemrejse støttet af CMM",
+    )
+    STAYED_IN_DENMARK = ("stayed_in_denmark", "Stayed in Denmark (EU citizen)", "Blevet i Danmark")
+    OTHER = ("other", "Other (e.g. residence permit, case pending)", "Andet")
+    NONE = ("none", "No support status recorded", "Ingen status registreret")
+
+    @property
+    def is_departure(self) -> bool:
+        return self in (SupportStatus.PREPARED_RETURN_IOM, SupportStatus.RETURN_SUPPORTED_CMM)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (
+            SupportStatus.DECLINED,
+            SupportStatus.LEFT,
+            SupportStatus.PREPARED_RETURN_IOM,
+            SupportStatus.RETURN_SUPPORTED_CMM,
+            SupportStatus.STAYED_IN_DENMARK,
+        )
+
+
+class ReturnSupport(Coded):
+    """How much a return supported by the centre gave, compared with a prepared return."""
+
+    EQUAL_TO_PREPARED_RETURN = (
+        "equal_to_prepared_return",
+        "Support equal to a prepared return",
+        "Støtte svarende til forberedt hjemrejse",
+    )
+    TRAVEL_ONLY = ("travel_only", "Travel support only", "Kun rejsestøtte")
+
+
+class Accommodation(Coded):
+    CRISIS_CENTRE = ("crisis_centre", "Crisis centre", "Krisecenter")
+    HOTEL = ("hotel", "Hotel", "Hotel")
+    PRIVATE = ("private", "Private", "Privat")
+    ASYLUM_CENTRE = ("asylum_centre", "Asylum centre", "Asylcenter")
+    OTHER = ("other", "Other", "Andet")
+
+
+class CallerType(Coded):
+    POLICE = ("police", "Police", "Politiet")
+    NGO = ("ngo", "NGO", "NGO")
+    MUNICIPALITY = ("municipality", "Municipality", "Kommune")
+    AUTHORITY = ("authority", "Other authority", "Anden myndighed")
+    PRIVATE_PERSON = ("private_person", "Private person", "Privatperson")
+    PERSON_CONCERNED = ("person_concerned", "The person concerned", "Den berørte person")
+    OTHER = ("other", "Other", "Andet")
+
+
+class CallReason(Coded):
+    PERSON_IN_POLICE_CUSTODY = (
+        "person_in_police_custody",
+        "Person in police custody",
+        "Person anholdt af politiet",
+    )
+    UPCOMING_POLICE_ACTION = ("upcoming_police_action", "Upcoming police action", "Forestående politiaktion")
+    FOLLOW_UP_OR_QUESTIONS = ("follow_up_or_questions", "Follow-up or questions", "Opfølgning eller spørgsmål")
+    SUSPICION = ("suspicion", "Report of a suspicion", "Mistanke om menneskehandel")
+    ADVICE = ("advice", "Advice", "Rådgivning")
+    OTHER = ("other", "Other", "Andet")
+
+
+class Aggregation(StrEnum):
+    """How an outreach measure combines over the logs of a year."""
+
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+
+
+class OutreachMeasure(Coded):
+    """What an outreach log counts. Distinct-person measures (``distinct_persons``,
+    ``new_persons``, ``nationalities``) are reported by the team for the log's whole period, so
+    a team logs them once per period, not per shift."""
+
+    SHIFTS = ("shifts", "Shifts", "Vagter")
+    VISITS = ("visits", "Visits", "Besøg")
+    PERSONS_OBSERVED = ("persons_observed", "Persons observed", "Observerede personer")
+    NEW_PERSONS = ("new_persons", "New persons", "Nye personer")
+    PERSONAL_CONTACTS = ("personal_contacts", "Personal contacts", "Personlige kontakter")
+    PERSONS_CONTACTED = ("persons_contacted", "Persons personally contacted", "Personer kontaktet")
+    DISTINCT_PERSONS = ("distinct_persons", "Distinct persons", "Forskellige personer")
+    NATIONALITIES = ("nationalities", "Nationalities", "Nationaliteter")
+    USES = ("uses", "Uses (visits by users)", "Besøg af brugere")
+    HEALTH_SERVICE_USES = ("health_service_uses", "Health service uses", "Brug af sundhedstilbud")
+    HEALTH_EXAMINATIONS = ("health_examinations", "Health examinations", "Helbredsundersøgelser")
+    ABORTION_REFERRALS = ("abortion_referrals", "Abortion referrals", "Henvisninger til abort")
+    HEALTH_USES_PER_PERSON_MIN = (
+        "health_uses_per_person_min",
+        "Health service uses per person, fewest",
+        "Brug af sundhedstilbud pr. person, færrest",
+    )
+    HEALTH_USES_PER_PERSON_MAX = (
+        "health_uses_per_person_max",
+        "Health service uses per person, most",
+        "Brug af sundhedstilbud pr. person, flest",
+    )
+
+    @property
+    def aggregation(self) -> Aggregation:
+        if self is OutreachMeasure.HEALTH_USES_PER_PERSON_MIN:
+            return Aggregation.MIN
+        if self is OutreachMeasure.HEALTH_USES_PER_PERSON_MAX:
+            return Aggregation.MAX
+        return Aggregation.SUM
+
+
+class Period(Coded):
+    """The period one outreach log covers."""
+
+    SESSION = ("session", "One shift, visit or opening day", "En vagt, et besøg eller en åbningsdag")
+    WEEK = ("week", "One week", "En uge")
+    MONTH = ("month", "One month", "En måned")
+    YEAR = ("year", "One year", "Et år")
+
+
+class CorrectionAction(Coded):
+    RETRACT = ("retract", "Retracted", "Trukket tilbage")
+    REPLACE = ("replace", "Replaced", "Erstattet")
+
+
+class CaseFlag(Coded):
+    """Inconsistencies a case worker should look at. Events are never dropped for them."""
+
+    STATUS_BEFORE_ASSESSMENT = (
+        "status_before_assessment",
+        "Support status recorded before any assessment",
+        "Status registreret før vurdering",
+    )
+    EVENTS_AFTER_DEPARTURE = (
+        "events_after_departure",
+        "Events dated after the person left Denmark",
+        "Hændelser efter udrejse",
+    )
+    CONFLICTING_ASSESSMENTS = (
+        "conflicting_assessments",
+        "Assessments with different outcomes",
+        "Modstridende vurderinger",
+    )
+    NO_CONTACT = ("no_contact", "No contact recorded", "Ingen kontakt registreret")
+    CORRECTION_TARGET_MISSING = (
+        "correction_target_missing",
+        "A correction names an event that is not in this case",
+        "Rettelse til ukendt hændelse",
+    )

@@ -1,0 +1,399 @@
+"""The event contract: a versioned JSON envelope with a typed payload per event type.
+
+Every event the centre and its partners record travels as one JSON object::
+
+    {"event_id": "<uuid>", "type": "AssessmentDecided", "schema_version": 1,
+     "occurred_at": "2012-03-01T10:00:00Z", "recorded_at": "2012-03-02T08:00:00Z",
+     "source": "immigration_service", "person_ref": "P-3fa9c2e1b7d4",
+     "payload": {...}}
+
+``event_id`` is the idempotency key: the same id submitted twice is stored once. Producers
+should use time-ordered ids (UUIDv7), which keep the store's indexes append-only.
+
+``person_ref`` is a pseudonym, ``<ORG>-<hex token>``. It is never a name, a CPR number, a
+phone number or an address; the pattern makes the common accidents impossible. Case events
+need one; hotline calls and outreach logs are not about one person and must not carry one.
+
+Unknown fields, wrong types, impossible dates and unknown codes are rejected, and the reason
+names the field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from domain.codes import (
+    Accommodation,
+    Authority,
+    CallerType,
+    CallReason,
+    Channel,
+    CorrectionAction,
+    ExploitationForm,
+    Gender,
+    Industry,
+    Outcome,
+    OutreachMeasure,
+    Period,
+    Place,
+    ReturnSupport,
+    Source,
+    SupportStatus,
+)
+from domain.countries import COUNTRIES
+
+SCHEMA_VERSION = 1
+
+PERSON_REF_PATTERN = r"^[A-Z]{1,8}-[0-9a-f]{8,64}$"
+# CPR numbers have 10 digits and phone numbers 8 to 12 (with country code): a token of only
+# digits of that length is refused as a likely accident.
+_DIGITS_ONLY = re.compile(r"^[0-9]{8,12}$")
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+CaseEventType = Literal[
+    "ContactRegistered",
+    "AssessmentDecided",
+    "SupportOffered",
+    "SupportStatusChanged",
+    "AccommodationChanged",
+    "DepartedDenmark",
+]
+LogEventType = Literal["HotlineCallReceived", "OutreachActivityLogged"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Payloads
+
+
+class ContactRegisteredPayload(_Strict):
+    """A partner or the centre met, or was told about, a possible victim."""
+
+    channel: Channel
+    place: Place | None = None
+
+
+class AssessmentDecidedPayload(_Strict):
+    """An official assessment of whether the person is a victim of trafficking.
+
+    ``exploitation`` is the primary form (one per person, as the annual report counts them);
+    ``industry`` is required for forced labour and forbidden otherwise.
+    """
+
+    authority: Authority
+    outcome: Outcome
+    exploitation: ExploitationForm | None = None
+    industry: Industry | None = None
+    citizenship: Annotated[str, Field(min_length=2, max_length=2)]
+    gender: Gender
+    age: Annotated[int, Field(ge=0, le=120)]
+    legal_residence: bool
+
+    @field_validator("citizenship")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value not in COUNTRIES:
+            raise ValueError(f"unknown ISO 3166-1 alpha-2 country code {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.outcome is Outcome.VICTIM and self.exploitation is None:
+            raise ValueError("exploitation is required when outcome is 'victim'")
+        if self.exploitation is ExploitationForm.FORCED_LABOUR and self.industry is None:
+            raise ValueError("industry is required when exploitation is 'forced_labour'")
+        if self.industry is not None and self.exploitation is not ExploitationForm.FORCED_LABOUR:
+            raise ValueError("industry is only allowed when exploitation is 'forced_labour'")
+        return self
+
+
+class SupportOfferedPayload(_Strict):
+    """The centre offered support (reflection period, accommodation, health care)."""
+
+    reflection_days: Annotated[int, Field(ge=0, le=365)] | None = None
+
+
+class SupportStatusChangedPayload(_Strict):
+    status: SupportStatus
+    return_support: ReturnSupport | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.status is SupportStatus.NONE:
+            raise ValueError("status 'none' is a report category and cannot be recorded")
+        if self.return_support is not None and self.status is not SupportStatus.RETURN_SUPPORTED_CMM:
+            raise ValueError("return_support is only allowed when status is 'return_supported_cmm'")
+        return self
+
+
+class AccommodationChangedPayload(_Strict):
+    accommodation: Accommodation
+
+
+class DepartedDenmarkPayload(_Strict):
+    destination: Annotated[str, Field(min_length=2, max_length=2)] | None = None
+
+    @field_validator("destination")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None and value not in COUNTRIES:
+            raise ValueError(f"unknown ISO 3166-1 alpha-2 country code {value!r}")
+        return value
+
+
+class HotlineCallReceivedPayload(_Strict):
+    caller: CallerType
+    reason: CallReason
+
+
+class OutreachActivityLoggedPayload(_Strict):
+    """What an outreach team did over one period at one place."""
+
+    place: Place
+    period: Period
+    measures: Annotated[dict[OutreachMeasure, Annotated[int, Field(ge=0)]], Field(min_length=1)]
+
+
+class CorrectionRecordedPayload(_Strict):
+    """Corrects or retracts an earlier event. Nothing is ever edited: the correction is a new
+    fact, and reports as of a date before it was recorded still show the original."""
+
+    target_event_id: UUID
+    target_type: CaseEventType | LogEventType
+    action: CorrectionAction
+    replacement: dict[str, Any] | None = None
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.action is CorrectionAction.RETRACT and self.replacement is not None:
+            raise ValueError("replacement is not allowed when action is 'retract'")
+        if self.action is CorrectionAction.REPLACE:
+            if self.replacement is None:
+                raise ValueError("replacement is required when action is 'replace'")
+            try:
+                PAYLOADS[self.target_type].model_validate(self.replacement)
+            except ValidationError as error:
+                raise ValueError(f"replacement is not a valid {self.target_type} payload: "
+                                 f"{first_reason(error)}") from None
+        return self
+
+
+PAYLOADS: dict[str, type[_Strict]] = {
+    "ContactRegistered": ContactRegisteredPayload,
+    "AssessmentDecided": AssessmentDecidedPayload,
+    "SupportOffered": SupportOfferedPayload,
+    "SupportStatusChanged": SupportStatusChangedPayload,
+    "AccommodationChanged": AccommodationChangedPayload,
+    "DepartedDenmark": DepartedDenmarkPayload,
+    "HotlineCallReceived": HotlineCallReceivedPayload,
+    "OutreachActivityLogged": OutreachActivityLoggedPayload,
+    "CorrectionRecorded": CorrectionRecordedPayload,
+}
+CASE_EVENT_TYPES = frozenset(
+    {
+        "ContactRegistered",
+        "AssessmentDecided",
+        "SupportOffered",
+        "SupportStatusChanged",
+        "AccommodationChanged",
+        "DepartedDenmark",
+    }
+)
+LOG_EVENT_TYPES = frozenset({"HotlineCallReceived", "OutreachActivityLogged"})
+EVENT_TYPES = tuple(PAYLOADS)
+
+
+# ----------------------------------------------------------------------------------------------
+# Envelopes
+
+
+Timestamp = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+
+
+class _Envelope(_Strict):
+    event_id: UUID
+    schema_version: Literal[1]
+    occurred_at: Timestamp
+    recorded_at: Timestamp
+    source: Source
+    person_ref: Annotated[str, Field(pattern=PERSON_REF_PATTERN)] | None = None
+
+    # One after-validator for all cross-field rules: validators written in Python cost more
+    # than the rest of validation together, and bulk ingest validates every event.
+    @model_validator(mode="after")
+    def _envelope_rules(self) -> Self:
+        if self.recorded_at < self.occurred_at:
+            raise ValueError("recorded_at is before occurred_at: an event cannot be recorded "
+                             "before it happened")
+        kind = getattr(self, "type", None)
+        if self.person_ref is None:
+            if kind in CASE_EVENT_TYPES:
+                raise ValueError(f"person_ref is required for {kind}")
+        else:
+            if kind in LOG_EVENT_TYPES:
+                raise ValueError(f"person_ref is not allowed for {kind}: it is not about one "
+                                 "person")
+            if _DIGITS_ONLY.match(self.person_ref.split("-", 1)[1]):
+                raise ValueError("person_ref token is all digits: it may be a CPR or phone "
+                                 "number")
+        return self
+
+    @property
+    def is_case_event(self) -> bool:
+        return self.person_ref is not None
+
+
+class ContactRegistered(_Envelope):
+    type: Literal["ContactRegistered"]
+    payload: ContactRegisteredPayload
+
+
+class AssessmentDecided(_Envelope):
+    type: Literal["AssessmentDecided"]
+    payload: AssessmentDecidedPayload
+
+
+class SupportOffered(_Envelope):
+    type: Literal["SupportOffered"]
+    payload: SupportOfferedPayload
+
+
+class SupportStatusChanged(_Envelope):
+    type: Literal["SupportStatusChanged"]
+    payload: SupportStatusChangedPayload
+
+
+class AccommodationChanged(_Envelope):
+    type: Literal["AccommodationChanged"]
+    payload: AccommodationChangedPayload
+
+
+class DepartedDenmark(_Envelope):
+    type: Literal["DepartedDenmark"]
+    payload: DepartedDenmarkPayload
+
+
+class HotlineCallReceived(_Envelope):
+    type: Literal["HotlineCallReceived"]
+    payload: HotlineCallReceivedPayload
+
+
+class OutreachActivityLogged(_Envelope):
+    type: Literal["OutreachActivityLogged"]
+    payload: OutreachActivityLoggedPayload
+
+
+class CorrectionRecorded(_Envelope):
+    """A correction of a case event carries the person_ref of that case; a correction of a
+    hotline call or outreach log carries none."""
+
+    type: Literal["CorrectionRecorded"]
+    payload: CorrectionRecordedPayload
+
+    @model_validator(mode="after")
+    def _stream(self) -> Self:
+        target_is_case = self.payload.target_type in CASE_EVENT_TYPES
+        if target_is_case and self.person_ref is None:
+            raise ValueError("person_ref is required to correct a case event")
+        if not target_is_case and self.person_ref is not None:
+            raise ValueError("person_ref is not allowed when correcting a log event")
+        return self
+
+
+Event = Annotated[
+    ContactRegistered
+    | AssessmentDecided
+    | SupportOffered
+    | SupportStatusChanged
+    | AccommodationChanged
+    | DepartedDenmark
+    | HotlineCallReceived
+    | OutreachActivityLogged
+    | CorrectionRecorded,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class InvalidEvent(ValueError):
+    """An event that breaks the contract; ``reason`` names the field."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def first_reason(error: ValidationError) -> str:
+    """One line naming every failing field, e.g. ``payload.channel: Input should be ...``."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        loc = ".".join(str(p) for p in item["loc"])
+        # The discriminated union puts the type name first in the location: drop it.
+        if item["loc"] and item["loc"][0] in PAYLOADS:
+            loc = ".".join(str(p) for p in item["loc"][1:])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"].startswith("union_tag"):
+            loc = "type"
+            message = f"missing or unknown event type; expected one of: {', '.join(PAYLOADS)}"
+        parts.append(f"{loc}: {message}" if loc else message)
+    return "; ".join(parts)
+
+
+def parse_event(raw: str | bytes) -> Event:
+    """Validate one JSON-encoded event, raising :class:`InvalidEvent` with a reason."""
+    try:
+        return EVENT_ADAPTER.validate_json(raw)
+    except ValidationError as error:
+        raise InvalidEvent(first_reason(error)) from None
+
+
+def validate_event(data: dict[str, Any]) -> Event:
+    try:
+        return EVENT_ADAPTER.validate_python(data)
+    except ValidationError as error:
+        raise InvalidEvent(first_reason(error)) from None
+
+
+def _utc_iso(moment: datetime) -> str:
+    if moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat() + "Z"
+
+
+def to_record(event: Event) -> dict[str, Any]:
+    """The event as plain JSON values, exactly as it is stored: timestamps in UTC as ISO 8601
+    with a ``Z`` (so they sort as strings), codes as their string values, no nulls."""
+    record: dict[str, Any] = {
+        "event_id": str(event.event_id),
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "occurred_at": _utc_iso(event.occurred_at),
+        "recorded_at": _utc_iso(event.recorded_at),
+        "source": event.source.value,
+    }
+    if event.person_ref is not None:
+        record["person_ref"] = event.person_ref
+    record["payload"] = event.payload.model_dump(mode="json", exclude_none=True)
+    return record
