@@ -1,0 +1,330 @@
+"""``cmm``: the command line of CMM Ledger.
+
+Every command takes ``--data-dir`` (or ``CMM_DATA_DIR``) and ``--store`` (or ``CMM_STORE``);
+the default is the embedded SQLite store in a per-user data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from infra.settings import Settings
+
+EXIT_OK = 0
+EXIT_REJECTS = 1
+EXIT_USAGE = 2
+
+
+class Progress:
+    """Progress on stderr: one updating line on a terminal, a line every few seconds in a log."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, every: float = 2.0) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.tty = self.stream.isatty()
+
+    def __call__(self, done: int, total: int | None = None, unit: str = "events") -> None:
+        now = time.monotonic()
+        if now - self.last < (0.2 if self.tty else self.every):
+            return
+        self.last = now
+        self._write(done, total, unit, now)
+
+    def _write(self, done: int, total: int | None, unit: str, now: float) -> None:
+        elapsed = max(now - self.started, 1e-9)
+        share = f" / {total:,} ({100 * done / total:.0f}%)" if total else ""
+        line = f"{self.label}: {done:,}{share} {unit}, {done / elapsed:,.0f}/s"
+        if self.tty:
+            self.stream.write("\r" + line.ljust(78))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def done(self, done: int, unit: str = "events") -> None:
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r")
+        elapsed = now - self.started
+        rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 else ""
+        self.stream.write(
+            f"{self.label}: {done:,} {unit} in {elapsed:.1f} s{rate}".ljust(78) + "\n"
+        )
+        self.stream.flush()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(data_dir=args.data_dir, store=args.store)
+
+
+# ----------------------------------------------------------------------------------------------
+# Commands
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from infra.ingest import ingest_file
+    from infra.store import open_store
+
+    settings = _settings(args)
+    total_lines = 0
+    exit_code = EXIT_OK
+    for name in args.files:
+        source = Path(name)
+        if not source.is_file():
+            print(f"cmm ingest: no such file: {source}", file=sys.stderr)
+            return EXIT_USAGE
+        progress = Progress(f"ingest {source.name}")
+
+        def show(report: Any, progress: Progress = progress) -> None:
+            progress(report.lines, unit="lines")
+
+        def reject(r: Any, source: Path = source) -> None:
+            print(f"{source}:{r.line}: rejected: {r.reason}", file=sys.stderr)
+
+        with open_store(settings) as store:
+            report = ingest_file(
+                source, store, workers=args.workers, progress=show, on_reject=reject
+            )
+        progress.done(report.lines, unit="lines")
+        total_lines += report.lines
+        print(
+            f"{source}: {report.appended:,} events stored, {report.duplicates:,} already "
+            f"stored, {len(report.rejects):,} rejected"
+        )
+        if report.rejects:
+            print(
+                f"{source}: rejected lines written with their reasons to {report.rejects_path}",
+                file=sys.stderr,
+            )
+            exit_code = EXIT_REJECTS
+    return exit_code
+
+
+def _report_tables(settings: Settings, year: int, as_of: str) -> dict[str, Any]:
+    from infra.readmodel import load_report_inputs
+    from projections.report import report_tables
+
+    progress = Progress("projecting")
+    inputs = load_report_inputs(settings, as_of, progress=lambda d, t: progress(d, t))
+    return report_tables(inputs.facts, inputs.hotline, inputs.outreach, year, inputs.contacts)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from projections.report import report_to_json
+
+    settings = _settings(args)
+    tables = _report_tables(settings, args.year, args.as_of)
+    if args.format == "json":
+        text = json.dumps(report_to_json(tables), indent=2, ensure_ascii=False)
+        if args.out:
+            Path(args.out).write_text(text + "\n", encoding="utf8")
+            print(f"report written to {args.out}", file=sys.stderr)
+        else:
+            print(text)
+    elif args.format == "csv":
+        if not args.out:
+            print("cmm report: --format csv needs --out DIR", file=sys.stderr)
+            return EXIT_USAGE
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            table.to_csv(out / f"{name}.csv", index=False)
+        print(f"{len(tables)} tables written to {out}", file=sys.stderr)
+    else:
+        print_tables(tables, args.year, args.as_of, sys.stdout)
+    return EXIT_OK
+
+
+def print_tables(tables: dict[str, Any], year: int, as_of: str, out: TextIO) -> None:
+    out.write(f"CMM Ledger: annual report {year}, as known on {as_of}\n")
+    for name, table in tables.items():
+        out.write(f"\n== {name} ==\n")
+        if table.empty:
+            out.write("(no rows)\n")
+        else:
+            out.write(table.to_string(index=False, na_rep="-") + "\n")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from infra.simulate import load_profile, simulate, write_jsonl
+
+    profile = load_profile(args.profile)
+    progress = Progress("simulate")
+    count = write_jsonl(
+        simulate(profile, seed=args.seed, scale=args.scale),
+        Path(args.out),
+        progress=lambda n: progress(n),
+    )
+    progress.done(count)
+    print(f"{count:,} events written to {args.out}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Simulate the 2012 profile, ingest it and print the report, all on SQLite."""
+    from infra.ingest import ingest_file
+    from infra.simulate import load_profile, simulate, write_jsonl
+    from infra.store import open_store
+
+    data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="cmm-demo-"))
+    settings = Settings.from_env(data_dir=data_dir, store="sqlite")
+    profile = load_profile(args.profile)
+    events_file = data_dir / f"{args.profile}-seed{args.seed}.jsonl"
+    print(f"demo: data in {data_dir}", file=sys.stderr)
+    progress = Progress("1/3 simulate")
+    count = write_jsonl(
+        simulate(profile, seed=args.seed, scale=args.scale), events_file, progress=progress
+    )
+    progress.done(count)
+    progress = Progress("2/3 ingest")
+    with open_store(settings) as store:
+        report = ingest_file(events_file, store, progress=lambda r: progress(r.lines, unit="lines"))
+    progress.done(report.appended)
+    year = int(getattr(profile, "year", 2012))
+    as_of = str(getattr(profile, "status_cutoff", f"{year + 1}-01-31"))
+    print("demo: 3/3 projecting and reporting", file=sys.stderr)
+    tables = _report_tables(settings, year, as_of)
+    print_tables(tables, year, as_of, sys.stdout)
+    print(
+        f"\ndemo: events in {events_file}; try `cmm report --data-dir {data_dir} "
+        f"--year {year} --as-of {as_of} --format json`",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    from infra.readmodel import catch_up, open_view
+    from infra.store import open_store
+
+    settings = _settings(args)
+    progress = Progress("project")
+    with open_store(settings) as store:
+        view = open_view(settings)
+        try:
+            while True:
+                result = catch_up(store, view, progress=lambda d, t: progress(d, t))
+                if not args.follow:
+                    break
+                if result.processed == 0:
+                    time.sleep(args.interval)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            view.close()
+    progress.done(result.processed)
+    print(f"projections at notification {result.position:,}")
+    return EXIT_OK
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    from infra.readmodel import case_rows, catch_up, open_view
+    from infra.store import open_store
+
+    settings = _settings(args)
+    with open_store(settings) as store:
+        view = open_view(settings)
+        try:
+            catch_up(store, view)
+            rows = case_rows(view, args.person)
+        finally:
+            view.close()
+    if args.flagged:
+        rows = [r for r in rows if r["flags"]]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        import pandas as pd
+
+        frame = pd.DataFrame(rows)
+        print(frame.to_string(index=False, na_rep="-") if rows else "(no cases)")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------------
+# Parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="data directory (default: $CMM_DATA_DIR or per user)")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], help="event store")
+
+
+Command = Callable[[argparse.Namespace], int]
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cmm", description="CMM Ledger: event-sourced statistics and safe open data."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="store events from JSON-lines files")
+    _common(p)
+    p.add_argument("files", nargs="+", help="JSON-lines files, one event per line")
+    p.add_argument("--workers", type=int, default=None, help="parser processes (0: none)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("report", help="the exact annual report (analysts)")
+    _common(p)
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--as-of", required=True, help="cut-off date: what was recorded by then")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    p.add_argument("--out", help="file (json) or directory (csv)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("simulate", help="write a synthetic event stream")
+    p.add_argument("--profile", default="cmm-2012")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scale", type=int, default=1)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", help="simulate a year, ingest it, print the report (SQLite)")
+    p.add_argument("--data-dir", help="where to keep the demo data (default: a new temp dir)")
+    p.add_argument("--profile", default="cmm-2012")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scale", type=int, default=1)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("project", help="bring the projections up to date with the store")
+    _common(p)
+    p.add_argument("--follow", action="store_true", help="keep following new events")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    p.set_defaults(func=cmd_project)
+
+    p = sub.add_parser("cases", help="current state of cases (case workers)")
+    _common(p)
+    p.add_argument("--person", help="one person_ref")
+    p.add_argument("--flagged", action="store_true", help="only cases with inconsistencies")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_cases)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ValueError as error:
+        print(f"cmm {args.command}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

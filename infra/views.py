@@ -1,0 +1,317 @@
+"""The read model: tables the projection maintains, for SQLite and PostgreSQL.
+
+The read model lives in the same database as the event store. When a person's events arrive
+(late, out of order, corrected), the view folds that person's whole stream again, read from
+the store's own table in the same transaction: a person has a handful of events, and the
+store's primary key already indexes them by stream.
+
+Tables (the same on both databases):
+- ``log_events``: projected hotline and outreach records and their corrections, so that a
+  log event's corrections can be applied again whatever order they arrive in.
+- ``cases``: the current state of every case, for case workers.
+- ``facts``, ``contacts``, ``hotline``, ``outreach``: bitemporal rows valid in transaction
+  time from ``tx_from`` until ``tx_to`` (NULL while valid). A report as of D reads the rows
+  valid at D, so corrections recorded later never change it.
+
+Every ``apply`` runs in one transaction with the tracking record of the last event it covers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+from projections.case_history import (
+    CONTACT_COLUMNS,
+    FACT_COLUMNS,
+    case_versions,
+    fold_case,
+    normalise_timestamp,
+)
+from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS, log_row_versions
+from projections.projection import Changes, Record, record_from_state
+
+CASE_COLUMNS: tuple[str, ...] = (
+    "person_ref",
+    "contacts",
+    "first_contact_channel",
+    "first_contact_on",
+    "assessed",
+    "outcome",
+    "authority",
+    "exploitation",
+    "industry",
+    "citizenship",
+    "gender",
+    "age",
+    "assessed_on",
+    "status",
+    "status_on",
+    "accommodation",
+    "departed_on",
+    "days_in_denmark",
+    "flags",
+    "event_count",
+    "last_recorded_at",
+)
+
+_BOOL_FACT_COLUMNS = frozenset({"legal_residence", "eu_citizen"})
+_INT_COLUMNS = frozenset({"year", "age", "days_in_denmark", "contacts", "value", "event_count"})
+
+
+def _ddl(table: str, columns: Sequence[str], extra: str = "") -> str:
+    cols = ", ".join(f"{c} {'BIGINT' if c in _INT_COLUMNS else 'TEXT'}" for c in columns)
+    return f"CREATE TABLE IF NOT EXISTS {table} ({cols}{extra})"
+
+
+SCHEMA: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS log_events (event_id TEXT PRIMARY KEY, target_event_id TEXT, "
+    "record TEXT)",
+    "CREATE INDEX IF NOT EXISTS log_events_target ON log_events (target_event_id)",
+    _ddl("cases", CASE_COLUMNS, ", PRIMARY KEY (person_ref)"),
+    _ddl("facts", ("tx_from", "tx_to", *FACT_COLUMNS)),
+    "CREATE INDEX IF NOT EXISTS facts_person ON facts (person_ref)",
+    "CREATE INDEX IF NOT EXISTS facts_tx ON facts (tx_from, tx_to)",
+    _ddl("contacts", ("tx_from", "tx_to", *CONTACT_COLUMNS)),
+    "CREATE INDEX IF NOT EXISTS contacts_person ON contacts (person_ref)",
+    _ddl("hotline", ("tx_from", "tx_to", *HOTLINE_COLUMNS)),
+    "CREATE INDEX IF NOT EXISTS hotline_event ON hotline (event_id)",
+    _ddl("outreach", ("tx_from", "tx_to", *OUTREACH_COLUMNS)),
+    "CREATE INDEX IF NOT EXISTS outreach_event ON outreach (event_id)",
+)
+
+_IN_CHUNK = 500
+
+
+class Cursor:
+    """A thin layer over a DB-API cursor that writes ``?`` placeholders for both databases."""
+
+    def __init__(self, cursor: Any, placeholder: str) -> None:
+        self._cursor = cursor
+        self._ph = placeholder
+
+    def _sql(self, sql: str) -> str:
+        return sql if self._ph == "?" else sql.replace("?", self._ph)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        self._cursor.execute(self._sql(sql), params)
+        try:
+            return list(self._cursor.fetchall())
+        except Exception:  # statements that return no rows
+            return []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(self._sql(sql), rows)
+
+    def select_in(self, sql: str, keys: Sequence[Any]) -> list[Any]:
+        """``sql`` with one ``IN ({})`` filled with ``keys``, in chunks."""
+        result: list[Any] = []
+        for i in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[i : i + _IN_CHUNK]
+            result.extend(self.execute(sql.format(",".join("?" * len(chunk))), chunk))
+        return result
+
+
+def _row_values(row: Any, columns: Iterable[str]) -> tuple[Any, ...]:
+    values = []
+    for c in columns:
+        v = getattr(row, c)
+        values.append(int(v) if c in _BOOL_FACT_COLUMNS else v)
+    return tuple(values)
+
+
+def _versions_rows(
+    versions: Sequence[tuple[str, Any]], columns: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """Rows with [tx_from, tx_to) from a list of (recorded_at, row-or-None) versions."""
+    rows = []
+    for i, (t, row) in enumerate(versions):
+        if row is None:
+            continue
+        tx_to = normalise_timestamp(versions[i + 1][0]) if i + 1 < len(versions) else None
+        rows.append((normalise_timestamp(t), tx_to, *_row_values(row, columns)))
+    return rows
+
+
+class ViewLogic:
+    """The read-model updates, written once for both databases."""
+
+    events_table = "stored_events"
+    position_column = "rowid"
+
+    def create_view_tables(self, c: Cursor) -> None:
+        for statement in SCHEMA:
+            c.execute(statement)
+
+    def apply_changes(self, c: Cursor, changes: Changes, position: int) -> None:
+        if changes.case_streams:
+            histories = self._read_streams(c, sorted(changes.case_streams), position)
+            self._replace_cases(c, histories)
+        if changes.log_records:
+            self._apply_logs(c, changes.log_records)
+
+    def _read_streams(
+        self, c: Cursor, originator_ids: Sequence[str], position: int
+    ) -> dict[str, list[Record]]:
+        """Each case stream's records, up to ``position`` of the notification log."""
+        histories: dict[str, list[Record]] = {}
+        opened: dict[str, str] = {}
+        rows = c.select_in(
+            f"SELECT originator_id, topic, state FROM {self.events_table} "
+            f"WHERE originator_id IN ({{}}) AND {self.position_column} <= {int(position)}",
+            list(originator_ids),
+        )
+        pending: dict[str, list[Record]] = {}
+        for oid, topic, state in rows:
+            decoded = json.loads(state)
+            record = record_from_state(topic, decoded)
+            if record is None:
+                opened[_hex(oid)] = decoded["person_ref"]
+            else:
+                pending.setdefault(_hex(oid), []).append(record)
+        for oid, person_ref in opened.items():
+            histories[person_ref] = pending.get(oid, [])
+        return histories
+
+    def _replace_cases(self, c: Cursor, histories: dict[str, list[Record]]) -> None:
+        persons = list(histories)
+        c.select_in("DELETE FROM facts WHERE person_ref IN ({})", persons)
+        c.select_in("DELETE FROM contacts WHERE person_ref IN ({})", persons)
+        fact_rows: list[tuple[Any, ...]] = []
+        contact_rows: list[tuple[Any, ...]] = []
+        case_rows: list[tuple[Any, ...]] = []
+        for person_ref, records in histories.items():
+            rows = case_rows_for(person_ref, records)
+            fact_rows.extend(rows[0])
+            contact_rows.extend(rows[1])
+            case_rows.append(rows[2])
+        self.insert_case_rows(c, fact_rows, contact_rows, case_rows)
+
+    def insert_case_rows(
+        self,
+        c: Cursor,
+        fact_rows: Sequence[tuple[Any, ...]],
+        contact_rows: Sequence[tuple[Any, ...]],
+        case_rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        c.executemany(f"INSERT INTO facts VALUES ({_marks(2 + len(FACT_COLUMNS))})", fact_rows)
+        c.executemany(
+            f"INSERT INTO contacts VALUES ({_marks(2 + len(CONTACT_COLUMNS))})", contact_rows
+        )
+        updates = ", ".join(f"{col} = excluded.{col}" for col in CASE_COLUMNS[1:])
+        c.executemany(
+            f"INSERT INTO cases VALUES ({_marks(len(CASE_COLUMNS))}) "
+            f"ON CONFLICT (person_ref) DO UPDATE SET {updates}",
+            case_rows,
+        )
+
+    def _apply_logs(self, c: Cursor, new: list[Record]) -> None:
+        c.executemany(
+            "INSERT INTO log_events VALUES (?,?,?) ON CONFLICT (event_id) DO NOTHING",
+            [(r["event_id"], r["payload"].get("target_event_id"), json.dumps(r)) for r in new],
+        )
+        targets = sorted(
+            {
+                r["payload"]["target_event_id"]
+                if r["type"] == "CorrectionRecorded"
+                else r["event_id"]
+                for r in new
+            }
+        )
+        records = [
+            json.loads(row[0])
+            for row in c.select_in(
+                "SELECT record FROM log_events WHERE event_id IN ({0}) OR target_event_id IN ({0})",
+                targets,
+            )
+        ]
+        c.select_in("DELETE FROM hotline WHERE event_id IN ({})", targets)
+        c.select_in("DELETE FROM outreach WHERE event_id IN ({})", targets)
+        hotline: list[tuple[Any, ...]] = []
+        outreach: list[tuple[Any, ...]] = []
+        for tx_from, tx_to, row in log_row_versions(records):
+            values = (
+                normalise_timestamp(tx_from),
+                None if tx_to is None else normalise_timestamp(tx_to),
+                *row,
+            )
+            (hotline if len(row) == len(HOTLINE_COLUMNS) else outreach).append(values)
+        c.executemany(f"INSERT INTO hotline VALUES ({_marks(2 + len(HOTLINE_COLUMNS))})", hotline)
+        c.executemany(
+            f"INSERT INTO outreach VALUES ({_marks(2 + len(OUTREACH_COLUMNS))})", outreach
+        )
+
+
+def _hex(originator_id: Any) -> str:
+    return (
+        originator_id.hex
+        if hasattr(originator_id, "hex") and not isinstance(originator_id, str)
+        else str(originator_id).replace("-", "")
+    )
+
+
+def case_rows_for(
+    person_ref: str, records: list[Record]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], tuple[Any, ...]]:
+    """Fact rows, contact rows and the current case row of one person."""
+    versions = case_versions(person_ref, records)
+    facts = _versions_rows([(v.recorded_at, v.fact) for v in versions], FACT_COLUMNS)
+    return facts, _contact_rows(versions), _case_row(fold_case(person_ref, records))
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _contact_rows(versions: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Contact rows per (person, year) with their own validity intervals."""
+    by_year: dict[int, list[tuple[str, Any]]] = {}
+    years = {row.year for v in versions for row in v.contacts}
+    for v in versions:
+        present = {row.year: row for row in v.contacts}
+        for year in years:
+            by_year.setdefault(year, []).append((v.recorded_at, present.get(year)))
+    rows: list[tuple[Any, ...]] = []
+    for year_versions in by_year.values():
+        collapsed: list[tuple[str, Any]] = []
+        for t, row in year_versions:
+            if not collapsed or collapsed[-1][1] != row:
+                collapsed.append((t, row))
+        while collapsed and collapsed[0][1] is None:
+            collapsed.pop(0)
+        rows.extend(_versions_rows(collapsed, CONTACT_COLUMNS))
+    return rows
+
+
+def _case_row(state: Any) -> tuple[Any, ...]:
+    values = []
+    for column in CASE_COLUMNS:
+        value = getattr(state, column)
+        if column == "flags":
+            value = ",".join(value)
+        elif column == "assessed":
+            value = "1" if value else "0"
+        values.append(value)
+    return tuple(values)
+
+
+class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
+    """The read model in SQLite, with eventsourcing's tracking table in the same file."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *SCHEMA]
+
+    def apply(self, changes: Changes, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self.apply_changes(Cursor(c, "?"), changes, tracking.notification_id)
+            self._insert_tracking(c, tracking)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return list(c.fetchall())
