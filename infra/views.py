@@ -109,11 +109,13 @@ class Cursor:
             self._cursor.executemany(self._sql(sql), rows)
 
     def select_in(self, sql: str, keys: Sequence[Any]) -> list[Any]:
-        """``sql`` with one ``IN ({})`` filled with ``keys``, in chunks."""
+        """``sql`` with its ``IN ({0})`` lists (one or more) filled with ``keys``, in chunks."""
         result: list[Any] = []
+        lists = max(1, sql.count("{0}"))
         for i in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[i : i + _IN_CHUNK]
-            result.extend(self.execute(sql.format(",".join("?" * len(chunk))), chunk))
+            chunk = list(keys[i : i + _IN_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            result.extend(self.execute(sql.format(marks), chunk * lists))
         return result
 
 
@@ -315,3 +317,6 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, params)
             return list(c.fetchall())
+
+    def close(self) -> None:
+        self.datastore.close()
