@@ -103,7 +103,10 @@ class _Stream(Aggregate):
         return True
 
     def in_occurrence_order(self) -> list[dict[str, Any]]:
-        return sorted(self.records, key=lambda r: (r["occurred_at"], r["recorded_at"]))
+        # Stored timestamps are fixed-width UTC ISO strings: string order is time order.
+        return sorted(
+            self.records, key=lambda r: (r["occurred_at"], r["recorded_at"], r["event_id"])
+        )
 
 
 def event_fields(record: dict[str, Any]) -> dict[str, Any]:
@@ -179,4 +182,4 @@ class Log(_Stream):
         pass
 
 
-assert CASE_EVENT_TYPES <= {name for name in vars(Case) if not name.startswith("_")}
+assert {name for name in vars(Case) if not name.startswith("_")} >= CASE_EVENT_TYPES

@@ -141,7 +141,10 @@ class SupportStatusChangedPayload(_Strict):
     def _consistent(self) -> Self:
         if self.status is SupportStatus.NONE:
             raise ValueError("status 'none' is a report category and cannot be recorded")
-        if self.return_support is not None and self.status is not SupportStatus.RETURN_SUPPORTED_CMM:
+        if (
+            self.return_support is not None
+            and self.status is not SupportStatus.RETURN_SUPPORTED_CMM
+        ):
             raise ValueError("return_support is only allowed when status is 'return_supported_cmm'")
         return self
 
@@ -194,8 +197,9 @@ class CorrectionRecordedPayload(_Strict):
             try:
                 PAYLOADS[self.target_type].model_validate(self.replacement)
             except ValidationError as error:
-                raise ValueError(f"replacement is not a valid {self.target_type} payload: "
-                                 f"{first_reason(error)}") from None
+                raise ValueError(
+                    f"replacement is not a valid {self.target_type} payload: {first_reason(error)}"
+                ) from None
         return self
 
 
@@ -244,19 +248,20 @@ class _Envelope(_Strict):
     @model_validator(mode="after")
     def _envelope_rules(self) -> Self:
         if self.recorded_at < self.occurred_at:
-            raise ValueError("recorded_at is before occurred_at: an event cannot be recorded "
-                             "before it happened")
+            raise ValueError(
+                "recorded_at is before occurred_at: an event cannot be recorded before it happened"
+            )
         kind = getattr(self, "type", None)
         if self.person_ref is None:
             if kind in CASE_EVENT_TYPES:
                 raise ValueError(f"person_ref is required for {kind}")
         else:
             if kind in LOG_EVENT_TYPES:
-                raise ValueError(f"person_ref is not allowed for {kind}: it is not about one "
-                                 "person")
+                raise ValueError(
+                    f"person_ref is not allowed for {kind}: it is not about one person"
+                )
             if _DIGITS_ONLY.match(self.person_ref.split("-", 1)[1]):
-                raise ValueError("person_ref token is all digits: it may be a CPR or phone "
-                                 "number")
+                raise ValueError("person_ref token is all digits: it may be a CPR or phone number")
         return self
 
     @property
@@ -377,14 +382,16 @@ def validate_event(data: dict[str, Any]) -> Event:
 
 
 def _utc_iso(moment: datetime) -> str:
+    """Fixed width, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, so that string order is time order."""
     if moment.utcoffset():
         moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat() + "Z"
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def to_record(event: Event) -> dict[str, Any]:
-    """The event as plain JSON values, exactly as it is stored: timestamps in UTC as ISO 8601
-    with a ``Z`` (so they sort as strings), codes as their string values, no nulls."""
+    """The event as plain JSON values, exactly as it is stored: timestamps in UTC as
+    fixed-width ISO 8601 with a ``Z`` (so they sort as strings), codes as their string values,
+    no nulls."""
     record: dict[str, Any] = {
         "event_id": str(event.event_id),
         "type": event.type,
