@@ -29,9 +29,13 @@ _EVENT_TOPICS = {
 
 
 def _timestamp(recorded_at: str) -> dict[str, str]:
-    # Records hold UTC as "...Z"; eventsourcing's transcoder writes datetime.isoformat().
-    iso = recorded_at[:-1] + "+00:00" if recorded_at.endswith("Z") else recorded_at
-    return {"_type_": "datetime_iso", "_data_": iso}
+    """What eventsourcing's transcoder writes for ``datetime.fromisoformat(recorded_at)``:
+    ``isoformat()``, which leaves out zero microseconds. Records hold fixed-width UTC
+    (``...SS.ffffffZ``), so string surgery gives the same bytes without parsing."""
+    iso = recorded_at[:-1] if recorded_at.endswith("Z") else recorded_at
+    if iso.endswith(".000000"):
+        iso = iso[:-7]
+    return {"_type_": "datetime_iso", "_data_": iso + "+00:00"}
 
 
 class Encoded(NamedTuple):

@@ -19,11 +19,14 @@ Every ``apply`` runs in one transaction with the tracking record of the last eve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import get_topic
+
+from domain.case import Case
 
 from projections.case_history import (
     CONTACT_COLUMNS,
@@ -85,6 +88,7 @@ SCHEMA: tuple[str, ...] = (
 )
 
 _IN_CHUNK = 500
+_CASE_TOPIC_PREFIX = get_topic(Case) + "."
 
 
 class Cursor:
@@ -103,6 +107,16 @@ class Cursor:
             return list(self._cursor.fetchall())
         except Exception:  # statements that return no rows
             return []
+
+    def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """Rows of a large query, fetched in slices rather than all at once."""
+        self._cursor.execute(self._sql(sql), params)
+        raw = getattr(self._cursor, "sqlite_cursor", self._cursor)
+        while True:
+            rows = raw.fetchmany(10_000)
+            if not rows:
+                return
+            yield from rows
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -138,6 +152,9 @@ def _versions_rows(
         tx_to = normalise_timestamp(versions[i + 1][0]) if i + 1 < len(versions) else None
         rows.append((normalise_timestamp(t), tx_to, *_row_values(row, columns)))
     return rows
+
+
+APPLICATION_NAME = "Ledger"  # the application whose notification log the view follows
 
 
 class ViewLogic:
@@ -180,10 +197,13 @@ class ViewLogic:
             histories[person_ref] = pending.get(oid, [])
         return histories
 
-    def _replace_cases(self, c: Cursor, histories: dict[str, list[Record]]) -> None:
+    def _replace_cases(
+        self, c: Cursor, histories: dict[str, list[Record]], fresh: bool = False
+    ) -> None:
         persons = list(histories)
-        c.select_in("DELETE FROM facts WHERE person_ref IN ({})", persons)
-        c.select_in("DELETE FROM contacts WHERE person_ref IN ({})", persons)
+        if not fresh:
+            c.select_in("DELETE FROM facts WHERE person_ref IN ({})", persons)
+            c.select_in("DELETE FROM contacts WHERE person_ref IN ({})", persons)
         fact_rows: list[tuple[Any, ...]] = []
         contact_rows: list[tuple[Any, ...]] = []
         case_rows: list[tuple[Any, ...]] = []
@@ -211,6 +231,53 @@ class ViewLogic:
             f"ON CONFLICT (person_ref) DO UPDATE SET {updates}",
             case_rows,
         )
+
+    def rebuild_in(
+        self,
+        c: Cursor,
+        position: int,
+        progress: Callable[[int, int], None] | None = None,
+        batch_streams: int = 5_000,
+    ) -> int:
+        """Rebuild every read-model table from the store up to ``position``, in ``c``'s
+        transaction. The store is scanned in primary-key order, so each stream's events come
+        together and each person is folded exactly once. Returns the events read."""
+        for table in ("facts", "contacts", "cases", "hotline", "outreach", "log_events"):
+            c.execute(f"DELETE FROM {table}")
+        rows = c.iterate(
+            f"SELECT originator_id, topic, state FROM {self.events_table} "
+            f"WHERE {self.position_column} <= {int(position)} "
+            "ORDER BY originator_id, originator_version"
+        )
+        histories: dict[str, list[Record]] = {}
+        log_records: list[Record] = []
+        person_ref: str | None = None
+        read = 0
+        for _oid, topic, state in rows:
+            read += 1
+            decoded = json.loads(state)
+            record = record_from_state(topic, decoded)
+            if record is None:  # Opened: a new stream starts (version 1 comes first)
+                person_ref = decoded.get("person_ref")
+                if person_ref is not None:
+                    histories[person_ref] = []
+                    if len(histories) >= batch_streams:
+                        self._replace_cases(c, histories, fresh=True)
+                        histories = {}
+                        histories[person_ref] = []
+                        if progress:
+                            progress(read, position)
+            elif person_ref is not None and topic.startswith(_CASE_TOPIC_PREFIX):
+                histories[person_ref].append(record)
+            else:
+                log_records.append(record)
+        if histories:
+            self._replace_cases(c, histories, fresh=True)
+        if log_records:
+            self._apply_logs(c, log_records)
+        if progress:
+            progress(read, position)
+        return read
 
     def _apply_logs(self, c: Cursor, new: list[Record]) -> None:
         c.executemany(
@@ -317,6 +384,20 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
         with self.datastore.transaction(commit=False) as c:
             c.execute(sql, params)
             return list(c.fetchall())
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+        """Rebuild the whole read model from the store; returns (events read, position).
+        The first statement writes, so the transaction holds the write lock and its snapshot
+        is the store as it is now: nothing appended meanwhile is half-seen."""
+        with self.datastore.transaction(commit=True) as c:
+            cursor = Cursor(c, "?")
+            cursor.execute("DELETE FROM cases")
+            position = int(cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table}")[0][0] or 0)
+            read = self.rebuild_in(cursor, position, progress)
+            # Tracking only moves forward; a rebuild sets it, even to where it was.
+            cursor.execute("DELETE FROM tracking WHERE application_name = ?", (APPLICATION_NAME,))
+            self._insert_tracking(c, Tracking(APPLICATION_NAME, position))
+        return read, position
 
     def close(self) -> None:
         self.datastore.close()

@@ -169,38 +169,63 @@ class _Crash(Exception):
     pass
 
 
+def _crash_on_tracking_call(view: Any, call: int) -> None:
+    """Make the view die inside its transaction, after its read-model writes, on the
+    ``call``-th tracking insert (0-based)."""
+    calls = 0
+    real = view._insert_tracking
+
+    def insert_tracking(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls > call:
+            raise _Crash
+        real(*args)
+
+    view._insert_tracking = insert_tracking
+
+
 @pytest.mark.parametrize("crash_after_chunks", [0, 1, 3])
-def test_a_crash_between_append_and_projection_is_recovered_without_double_counting(
+def test_a_crash_in_incremental_projection_is_recovered_without_double_counting(
     tmp_path: Path, settings: Settings, crash_after_chunks: int
+) -> None:
+    records = _records(3)
+    with open_store(settings) as store:
+        ingest_file(_write(tmp_path / "first.jsonl", records[:500]), store)
+        view = open_view(settings)
+        catch_up(store, view, chunk=1000)
+        projected = view.max_tracking_id("Ledger")
+        view.close()
+        ingest_file(_write(tmp_path / "rest.jsonl", records[500:]), store)
+        view = open_view(settings)
+        _crash_on_tracking_call(view, crash_after_chunks)
+        with pytest.raises(_Crash):
+            catch_up(store, view, chunk=1000)
+        view.close()
+        # Exactly the chunks before the crash are tracked (notification ids are 1, 2, ...).
+        view = open_view(settings)
+        assert view.max_tracking_id("Ledger") == projected + crash_after_chunks * 1000
+        result = catch_up(store, view, chunk=1000)
+        assert result.position == store.max_notification_id()
+        view.close()
+    assert _store_report(settings) == _oracle(records)
+
+
+def test_a_crash_in_a_full_rebuild_leaves_nothing_half_done(
+    tmp_path: Path, settings: Settings
 ) -> None:
     records = _records(3)
     with open_store(settings) as store:
         ingest_file(_write(tmp_path / "events.jsonl", records), store)
         view = open_view(settings)
-        applied = 0
-        real_apply = view.apply
-
-        def crashing_apply(changes: Any, tracking: Any) -> None:
-            nonlocal applied
-            if applied == crash_after_chunks:
-                # Die inside the transaction, after the read-model writes began.
-                def fail(*_: Any) -> None:
-                    raise _Crash
-
-                view._insert_tracking = fail
-            real_apply(changes, tracking)
-            applied += 1
-
-        view.apply = crashing_apply
+        _crash_on_tracking_call(view, 0)
         with pytest.raises(_Crash):
             catch_up(store, view, chunk=1000)
         view.close()
-        # The next run picks up from the tracked position.
         view = open_view(settings)
-        # Exactly the chunks before the crash are tracked (notification ids are 1, 2, ...).
-        assert (view.max_tracking_id("Ledger") or 0) == crash_after_chunks * 1000
-        result = catch_up(store, view, chunk=1000)
-        assert result.position == store.max_notification_id()
+        assert view.max_tracking_id("Ledger") is None
+        assert view.query("SELECT COUNT(*) FROM facts")[0][0] == 0
+        catch_up(store, view, chunk=1000)
         view.close()
     assert _store_report(settings) == _oracle(records)
 

@@ -1,0 +1,109 @@
+"""Ingest and projection rebuild on SQLite, at the scale the issue names.
+
+- ``ingest``: ``cmm ingest`` of a simulated file of ~1,000,000 events into a fresh SQLite
+  store (streamed; peak memory reported), in events per second.
+- ``ingest_baseline``: the straightforward eventsourcing application on the same events:
+  load the person's aggregate, record one event, save, per event. It is measured on the
+  first ``--baseline-events`` events of the same file (it runs at a few thousand per second,
+  and its rate does not improve with size), and the ratio compares the two rates.
+- ``projection_rebuild``: all projections rebuilt from the store from scratch.
+
+Run: ``python -m bench.bench_ingest [--events 1000000] [--baseline-events 50000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import emit, log, peak_rss_mib
+from domain.events import parse_event
+from infra.app import ledger_application
+from infra.ingest import ingest_file
+from infra.readmodel import catch_up, open_view
+from infra.settings import Settings
+from infra.simulate import load_profile, simulate, write_jsonl
+from infra.store import open_store
+
+EVENTS_PER_SCALE = 5_215  # events of one simulated cmm-2012 year at scale 1
+
+
+def make_file(path: Path, events: int) -> int:
+    scale = max(1, -(-events // EVENTS_PER_SCALE))
+    stream = itertools.islice(simulate(load_profile("cmm-2012"), seed=1, scale=scale), events)
+    return write_jsonl(stream, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--baseline-events", type=int, default=50_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cmm-bench-") as tmp:
+        work = Path(tmp)
+        source = work / "events.jsonl"
+        started = time.perf_counter()
+        count = make_file(source, args.events)
+        log(f"simulated {count:,} events in {time.perf_counter() - started:.1f} s")
+
+        # The command a user runs, in its own process, so its peak memory is its own.
+        settings = Settings(data_dir=work / "fast")
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "infra.cli",
+                "ingest",
+                "--data-dir",
+                str(settings.data_dir),
+                str(source),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        elapsed = time.perf_counter() - started
+        ingest_rate = count / elapsed
+        ingest_rss = peak_rss_mib(children=True)
+
+        log(f"baseline: eventsourcing application on {args.baseline_events:,} events")
+        app = ledger_application(Settings(data_dir=work / "slow"))
+        with source.open("rb") as handle:
+            lines = list(itertools.islice(handle, args.baseline_events))
+        started = time.perf_counter()
+        for line in lines:
+            app.record(parse_event(line))
+        baseline_rate = len(lines) / (time.perf_counter() - started)
+        emit(
+            "ingest_sqlite",
+            ingest_rate,
+            "events/s",
+            baseline=baseline_rate,
+            events=count,
+            seconds=round(elapsed, 2),
+            peak_rss_mib=round(ingest_rss, 1),
+        )
+
+        with open_store(settings) as store:
+            view = open_view(settings)
+            started = time.perf_counter()
+            result = catch_up(store, view)
+            elapsed = time.perf_counter() - started
+            view.close()
+        emit(
+            "projection_rebuild_sqlite",
+            result.processed / elapsed,
+            "events/s",
+            notifications=result.processed,
+            seconds=round(elapsed, 2),
+            peak_rss_mib=round(peak_rss_mib(), 1),
+        )
+
+
+if __name__ == "__main__":
+    main()

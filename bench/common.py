@@ -1,0 +1,34 @@
+"""What every benchmark shares: the JSON line format and peak memory."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from typing import Any
+
+
+def emit(
+    name: str,
+    value: float,
+    unit: str,
+    baseline: float | None = None,
+    ratio: float | None = None,
+    **extra: Any,
+) -> None:
+    line: dict[str, Any] = {"name": name, "value": round(value, 3), "unit": unit}
+    if baseline is not None:
+        line["baseline"] = round(baseline, 3)
+        line["ratio"] = round(ratio if ratio is not None else value / baseline, 3)
+    line.update(extra)
+    print(json.dumps(line), flush=True)
+
+
+def peak_rss_mib(children: bool = False) -> float:
+    """Peak resident memory of this process (or of its finished children), in MiB."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
