@@ -24,7 +24,6 @@ from pathlib import Path
 from bench.common import emit, log, peak_rss_mib
 from domain.events import parse_event
 from infra.app import ledger_application
-from infra.ingest import ingest_file
 from infra.readmodel import catch_up, open_view
 from infra.settings import Settings
 from infra.simulate import load_profile, simulate, write_jsonl

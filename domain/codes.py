@@ -40,7 +40,9 @@ class Coded(StrEnum):
             return cls(code)
         except ValueError:
             valid = ", ".join(cls.codes())
-            raise ValueError(f"unknown {cls.__name__} code {code!r}; expected one of: {valid}") from None
+            raise ValueError(
+                f"unknown {cls.__name__} code {code!r}; expected one of: {valid}"
+            ) from None
 
 
 class Source(Coded):
@@ -65,7 +67,11 @@ class Channel(Coded):
     MEETING_PLACE = ("meeting_place", "Meeting place", "Værested")
     MOBILE_HEALTH = ("mobile_health", "Mobile health service", "Mobil sundhedsklinik")
     ASYLUM_SYSTEM = ("asylum_system", "Asylum system", "Asylsystemet")
-    PARTNER_REFERRAL = ("partner_referral", "Partner referral (union, NGO)", "Henvisning fra partner")
+    PARTNER_REFERRAL = (
+        "partner_referral",
+        "Partner referral (union, NGO)",
+        "Henvisning fra partner",
+    )
     HOTLINE = ("hotline", "Hotline", "Hotline")
     SELF_REFERRAL = ("self_referral", "Self-referral", "Selvhenvendelse")
     UNKNOWN = ("unknown", "Unknown", "Ukendt")
@@ -133,7 +139,11 @@ class Outcome(Coded):
 class ExploitationForm(Coded):
     """Primary form of exploitation (CTDC typeOfExploit; one per person)."""
 
-    SEXUAL_EXPLOITATION = ("sexual_exploitation", "Prostitution / sexual exploitation", "Prostitution")
+    SEXUAL_EXPLOITATION = (
+        "sexual_exploitation",
+        "Prostitution / sexual exploitation",
+        "Prostitution",
+    )
     FORCED_LABOUR = ("forced_labour", "Forced labour", "Tvangsarbejde")
     FORCED_CRIMINALITY = ("forced_criminality", "Forced criminality", "Tvungen kriminalitet")
     FORCED_MARRIAGE = ("forced_marriage", "Forced marriage", "Tvangsægteskab")
@@ -155,7 +165,11 @@ class Industry(Coded):
     """Industry of forced labour (aligned with CTDC typeOfLabour / NACE sections)."""
 
     CLEANING = ("cleaning", "Cleaning", "Rengøring")
-    DOMESTIC_WORK = ("domestic_work", "Domestic work in private homes", "Husligt arbejde i private hjem")
+    DOMESTIC_WORK = (
+        "domestic_work",
+        "Domestic work in private homes",
+        "Husligt arbejde i private hjem",
+    )
     RESTAURANTS = ("restaurants", "Restaurants", "Restauranter")
     CONSTRUCTION = ("construction", "Construction", "Byggeri")
     MASSAGE_CLINIC_ODD_JOBS = (
@@ -163,7 +177,11 @@ class Industry(Coded):
         "Odd jobs in massage clinics",
         "Diverse arbejde i massageklinikker",
     )
-    CANNABIS_PRODUCTION = ("cannabis_production", "Cannabis (skunk) production", "Produktion af skunk")
+    CANNABIS_PRODUCTION = (
+        "cannabis_production",
+        "Cannabis (skunk) production",
+        "Produktion af skunk",
+    )
     AGRICULTURE = ("agriculture", "Agriculture", "Landbrug")
     MANUFACTURING = ("manufacturing", "Manufacturing", "Fremstilling")
     HOSPITALITY = ("hospitality", "Hotels and hospitality", "Hotel og overnatning")
@@ -214,7 +232,11 @@ class SupportStatus(Coded):
     ACCEPTED = ("accepted", "Accepted support", "Modtaget støtte")
     DECLINED = ("declined", "Declined the offer", "Afslået tilbud")
     LEFT = ("left", "Left the offer", "Forladt tilbud")
-    PREPARED_RETURN_IOM = ("prepared_return_iom", "Prepared return via IOM", "Forberedt hjemrejse via IOM")
+    PREPARED_RETURN_IOM = (
+        "prepared_return_iom",
+        "Prepared return via IOM",
+        "Forberedt hjemrejse via IOM",
+    )
     RETURN_SUPPORTED_CMM = (
         "return_supported_cmm",
         "Return supported by the centre",
@@ -274,8 +296,16 @@ class CallReason(Coded):
         "Person in police custody",
         "Person anholdt af politiet",
     )
-    UPCOMING_POLICE_ACTION = ("upcoming_police_action", "Upcoming police action", "Forestående politiaktion")
-    FOLLOW_UP_OR_QUESTIONS = ("follow_up_or_questions", "Follow-up or questions", "Opfølgning eller spørgsmål")
+    UPCOMING_POLICE_ACTION = (
+        "upcoming_police_action",
+        "Upcoming police action",
+        "Forestående politiaktion",
+    )
+    FOLLOW_UP_OR_QUESTIONS = (
+        "follow_up_or_questions",
+        "Follow-up or questions",
+        "Opfølgning eller spørgsmål",
+    )
     SUSPICION = ("suspicion", "Report of a suspicion", "Mistanke om menneskehandel")
     ADVICE = ("advice", "Advice", "Rådgivning")
     OTHER = ("other", "Other", "Andet")
@@ -329,7 +359,11 @@ class OutreachMeasure(Coded):
 class Period(Coded):
     """The period one outreach log covers."""
 
-    SESSION = ("session", "One shift, visit or opening day", "En vagt, et besøg eller en åbningsdag")
+    SESSION = (
+        "session",
+        "One shift, visit or opening day",
+        "En vagt, et besøg eller en åbningsdag",
+    )
     WEEK = ("week", "One week", "En uge")
     MONTH = ("month", "One month", "En måned")
     YEAR = ("year", "One year", "Et år")

@@ -27,7 +27,6 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
-
 from projections.case_history import (
     CONTACT_COLUMNS,
     FACT_COLUMNS,
