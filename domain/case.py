@@ -41,7 +41,8 @@ def log_key(record: dict[str, Any]) -> str:
     if kind == "HotlineCallReceived":
         return f"hotline/{year}"
     if kind == "OutreachActivityLogged":
-        return f"outreach/{record['payload']['place']}/{year}"
+        place = record["payload"]["place"]
+        return f"outreach/{getattr(place, 'value', place)}/{year}"
     return f"corrections/{year}"
 
 

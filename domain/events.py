@@ -381,7 +381,7 @@ def validate_event(data: dict[str, Any]) -> Event:
         raise InvalidEvent(first_reason(error)) from None
 
 
-def _utc_iso(moment: datetime) -> str:
+def utc_iso(moment: datetime) -> str:
     """Fixed width, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, so that string order is time order."""
     if moment.utcoffset():
         moment = moment.astimezone(UTC)
@@ -396,8 +396,8 @@ def to_record(event: Event) -> dict[str, Any]:
         "event_id": str(event.event_id),
         "type": event.type,
         "schema_version": event.schema_version,
-        "occurred_at": _utc_iso(event.occurred_at),
-        "recorded_at": _utc_iso(event.recorded_at),
+        "occurred_at": utc_iso(event.occurred_at),
+        "recorded_at": utc_iso(event.recorded_at),
         "source": event.source.value,
     }
     if event.person_ref is not None:

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 from eventsourcing.utils import get_topic
 
-from domain.case import Case, Log, stream_of
+from domain.case import Case, Log, case_id, log_id, log_key, stream_of
+from domain.events import Event, utc_iso
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -78,14 +79,22 @@ def encode_record(record: dict[str, Any]) -> Encoded:
     )
 
 
+_OPENED_STATE = (
+    '{{"timestamp":{{"_type_":"datetime_iso","_data_":"{ts}"}},'
+    '"originator_topic":"{topic}","{field}":"{key}"}}'
+)
+
+
 def opened_state(kind: str, key: str, recorded_at: str) -> tuple[str, bytes]:
-    """Topic and state of the ``Opened`` event that starts a stream."""
-    state: dict[str, Any] = {
-        "timestamp": _timestamp(recorded_at),
-        "originator_topic": CASE_TOPIC if kind == "case" else LOG_TOPIC,
-    }
-    state["person_ref" if kind == "case" else "key"] = key
-    return OPENED_TOPIC[kind], _ENCODER.encode(state).encode("utf8")
+    """Topic and state of the ``Opened`` event that starts a stream, as eventsourcing's
+    mapper writes them (keys are pseudonyms or code paths: nothing to escape)."""
+    state = _OPENED_STATE.format(
+        ts=_timestamp(recorded_at)["_data_"],
+        topic=CASE_TOPIC if kind == "case" else LOG_TOPIC,
+        field="person_ref" if kind == "case" else "key",
+        key=key,
+    )
+    return OPENED_TOPIC[kind], state.encode("utf8")
 
 
 def decode_state(state: bytes) -> dict[str, Any]:
@@ -93,3 +102,48 @@ def decode_state(state: bytes) -> dict[str, Any]:
     only the timestamp carries a type marker, and projections use ``recorded_at``)."""
     result: dict[str, Any] = json.loads(state)
     return result
+
+
+_STATE_HEAD = (
+    '{{"timestamp":{{"_type_":"datetime_iso","_data_":"{ts}"}},"event_id":"{event_id}",'
+    '"schema_version":{version},"occurred_at":"{occurred}","recorded_at":"{recorded}",'
+    '"source":"{source}","payload":'
+)
+
+
+def encode_event(event: Event) -> Encoded:
+    """``encode_record(to_record(event))`` without the intermediate dicts: the payload goes to
+    JSON in pydantic's compiled serializer, the envelope's few fields (ids, codes and
+    timestamps, none of which need escaping) by formatting. A test holds the two to the same
+    bytes for every event type."""
+    recorded = utc_iso(event.recorded_at)
+    occurred = utc_iso(event.occurred_at)
+    kind = event.type
+    if event.person_ref is not None:
+        stream, key, stream_kind = case_id(event.person_ref), event.person_ref, "case"
+    else:
+        key = log_key({"type": kind, "occurred_at": occurred, "payload": {"place": getattr(
+            event.payload, "place", None)}})
+        stream, stream_kind = log_id(key), "log"
+    topic = _EVENT_TOPICS[stream_kind].get(kind)
+    if topic is None:
+        raise ValueError(f"{kind} does not belong to a {stream_kind} stream")
+    event_id = str(event.event_id)
+    head = _STATE_HEAD.format(
+        ts=_timestamp(recorded)["_data_"],
+        event_id=event_id,
+        version=event.schema_version,
+        occurred=occurred,
+        recorded=recorded,
+        source=event.source.value,
+    )
+    payload = event.payload.__pydantic_serializer__.to_json(event.payload, exclude_none=True)
+    return Encoded(
+        event_id=event.event_id.bytes,
+        originator_id=stream.hex,
+        kind=stream_kind,
+        key=key,
+        topic=topic,
+        state=head.encode("utf8") + payload + b"}",
+        recorded_at=recorded,
+    )

@@ -21,8 +21,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from domain.events import InvalidEvent, parse_event, to_record
-from infra.encoding import Encoded, encode_record
+from domain.events import InvalidEvent, parse_event
+from infra.encoding import Encoded, encode_event
 from infra.store import EventStore
 
 CHUNK_LINES = 5_000
@@ -57,7 +57,7 @@ def parse_chunk(first_line: int, lines: list[bytes]) -> tuple[list[Encoded], lis
             continue
         try:
             # Plain tuples: they cross back to the writer process, and pickle fastest.
-            encoded.append(tuple(encode_record(to_record(parse_event(raw)))))  # type: ignore[arg-type]
+            encoded.append(tuple(encode_event(parse_event(raw))))  # type: ignore[arg-type]
         except InvalidEvent as error:
             rejects.append(Reject(number, error.reason, raw.decode("utf8", "replace").rstrip()))
     return encoded, rejects

@@ -15,6 +15,7 @@ import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from eventsourcing.persistence import InfrastructureFactory
@@ -23,6 +24,7 @@ from infra.encoding import Encoded, opened_state
 from infra.settings import Settings
 
 _CHUNK = 500
+_VERSION_CACHE_LIMIT = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class EventStore(ABC):
 
 
 def _dedupe(events: Sequence[Encoded]) -> list[Encoded]:
+    """The events with the first of each event id (a batch rarely repeats one)."""
+    if len({e[0] for e in events}) == len(events):
+        return list(events)
     seen: set[bytes] = set()
     unique = []
     for e in events:
@@ -103,23 +108,24 @@ def plan_rows(
     fresh: Sequence[Encoded], versions: Mapping[str, int]
 ) -> list[tuple[str, int, str, bytes]]:
     """Rows for ``stored_events``: each stream continues from its stored version; a new
-    stream starts with its ``Opened`` event. Rows are grouped by stream, which keeps the
-    primary-key index inserts local."""
+    stream starts with its ``Opened`` event. Rows are grouped by stream (a stable sort keeps
+    each stream's arrival order), which keeps the primary-key index inserts local."""
     # Positional access throughout: events may be plain tuples fresh from a worker process.
-    by_stream: dict[str, list[Encoded]] = {}
-    for e in fresh:
-        by_stream.setdefault(e[1], []).append(e)
     rows: list[tuple[str, int, str, bytes]] = []
-    for oid, stream in by_stream.items():
-        version = versions.get(oid, 0)
-        if version == 0:
-            _, _, kind, key, _, _, recorded_at = stream[0]
-            topic, state = opened_state(kind, key, recorded_at)
-            version = 1
-            rows.append((oid, version, topic, state))
-        for e in stream:
-            version += 1
-            rows.append((oid, version, e[4], e[5]))
+    append = rows.append
+    current = ""
+    version = 0
+    for e in sorted(fresh, key=itemgetter(1)):
+        oid = e[1]
+        if oid != current:
+            current = oid
+            version = versions.get(oid, 0)
+            if version == 0:
+                topic, state = opened_state(e[2], e[3], e[6])
+                version = 1
+                append((oid, 1, topic, state))
+        version += 1
+        append((oid, version, e[4], e[5]))
     return rows
 
 
@@ -142,57 +148,98 @@ class SQLiteEventStore(EventStore):
         # consistent on power loss. Positions commit with their events, so either way
         # nothing is separated.
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # Stream ids are name-based, so index inserts land all over the B-tree: a page cache
+        # that holds the index (256 MiB at most) keeps them off the disk.
+        self._db.execute("PRAGMA cache_size=-262144")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS event_ids (event_id BLOB PRIMARY KEY) WITHOUT ROWID"
         )
+        self._versions_cache: dict[str, int] = {}
 
     def append(
         self, events: Sequence[Encoded], positions: Mapping[str, int] | None = None
     ) -> AppendResult:
         unique = _dedupe(events)
         db = self._db
-        # IMMEDIATE takes the write lock before reading versions, so two writers never
-        # compute the same next version.
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            known = self._known_ids([e[0] for e in unique])
-            fresh = [e for e in unique if e[0] not in known] if known else unique
-            versions = self._versions({e[1] for e in fresh})
-            rows = plan_rows(fresh, versions)
-            db.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", rows)
-            db.executemany("INSERT INTO event_ids VALUES (?)", [(e[0],) for e in fresh])
-            for name, pos in (positions or {}).items():
-                db.execute(
-                    "INSERT INTO tracking VALUES (?, ?) ON CONFLICT (application_name) "
-                    "DO UPDATE SET notification_id = excluded.notification_id "
-                    "WHERE tracking.notification_id < excluded.notification_id",
-                    (name, pos),
+        for attempt in (1, 2):
+            # IMMEDIATE takes the write lock before anything is read, so what this
+            # transaction reads (ids, versions) cannot change under it.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = self._insert_ids([e[0] for e in unique])
+                fresh = (
+                    unique
+                    if len(inserted) == len(unique)
+                    else [e for e in unique if e[0] in inserted]
                 )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return AppendResult(appended=len(fresh), duplicates=len(events) - len(fresh))
+                versions = self._stream_versions({e[1] for e in fresh}, trust_cache=attempt == 1)
+                rows = plan_rows(fresh, versions)
+                db.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", rows)
+                for name, pos in (positions or {}).items():
+                    db.execute(
+                        "INSERT INTO tracking VALUES (?, ?) ON CONFLICT (application_name) "
+                        "DO UPDATE SET notification_id = excluded.notification_id "
+                        "WHERE tracking.notification_id < excluded.notification_id",
+                        (name, pos),
+                    )
+                db.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                db.execute("ROLLBACK")
+                # Another writer extended a stream whose version this one had cached:
+                # forget those versions and plan again from the database.
+                for e in unique:
+                    self._versions_cache.pop(e[1], None)
+                if attempt == 2:
+                    raise
+                continue
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._remember(rows)
+            return AppendResult(appended=len(fresh), duplicates=len(events) - len(fresh))
+        raise AssertionError("unreachable")
 
-    def _known_ids(self, ids: list[bytes]) -> set[bytes]:
-        known: set[bytes] = set()
+    def _insert_ids(self, ids: list[bytes]) -> set[bytes]:
+        """Insert the ids not stored yet; return those (one statement per chunk does both
+        the idempotency check and the insert)."""
+        inserted: set[bytes] = set()
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
-            sql = f"SELECT event_id FROM event_ids WHERE event_id IN ({','.join('?' * len(chunk))})"
-            known.update(row[0] for row in self._db.execute(sql, chunk))
-        return known
+            sql = (
+                f"INSERT INTO event_ids VALUES {','.join(['(?)'] * len(chunk))} "
+                "ON CONFLICT DO NOTHING RETURNING event_id"
+            )
+            inserted.update(row[0] for row in self._db.execute(sql, chunk))
+        return inserted
 
-    def _versions(self, oids: set[str]) -> dict[str, int]:
-        ids = list(oids)
+    def _stream_versions(self, oids: set[str], trust_cache: bool) -> dict[str, int]:
+        """Each stream's last stored version (absent: a new stream). Versions this process
+        wrote are cached; a stale one (another writer appended meanwhile) makes the insert
+        fail on the primary key, and ``append`` then plans again without the cache."""
+        cache = self._versions_cache
         versions: dict[str, int] = {}
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i : i + _CHUNK]
+        missing: list[str] = []
+        for oid in oids:
+            known = cache.get(oid) if trust_cache else None
+            if known is None:
+                missing.append(oid)
+            else:
+                versions[oid] = known
+        for i in range(0, len(missing), _CHUNK):
+            chunk = missing[i : i + _CHUNK]
             sql = (
                 "SELECT originator_id, MAX(originator_version) FROM stored_events "
                 f"WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id"
             )
-            versions.update((row[0], row[1]) for row in self._db.execute(sql, chunk))
+            versions.update(self._db.execute(sql, chunk).fetchall())
         return versions
+
+    def _remember(self, rows: list[tuple[str, int, str, bytes]]) -> None:
+        cache = self._versions_cache
+        if len(cache) > _VERSION_CACHE_LIMIT:
+            cache.clear()  # bounded memory; a cold cache only costs queries
+        for oid, version, _, _ in rows:
+            cache[oid] = version
 
     def position(self, name: str) -> int | None:
         row = self._db.execute(
