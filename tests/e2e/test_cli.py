@@ -1,0 +1,167 @@
+"""The ``cmm`` command as a user runs it: a real process, real files, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REFERENCE_TABLES = {
+    "victims_by_year",
+    "by_authority",
+    "by_channel",
+    "by_region",
+    "by_citizenship",
+    "by_exploitation",
+    "labour_by_industry",
+    "labour_by_industry_gender",
+    "by_gender",
+    "by_age_band",
+    "status_at_cutoff",
+    "hotline_by_caller",
+    "hotline_police_by_reason",
+    "outreach_activity",
+}
+
+
+def cmm(
+    *args: str, data_dir: Path | None = None, check: bool = True, unset: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "cmm"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "infra.cli"]
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["CMM_STORE"] = "sqlite"
+    if data_dir is not None:
+        env["CMM_DATA_DIR"] = str(data_dir)
+    result = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"cmm {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def test_demo_prints_the_2012_report(tmp_path: Path) -> None:
+    result = cmm("demo", "--data-dir", str(tmp_path / "demo"))
+    out = result.stdout
+    assert "annual report 2012, as known on 2013-01-31" in out
+    for table in REFERENCE_TABLES:
+        assert f"== {table} ==" in out
+    lines = out.splitlines()
+    authority = lines.index("== by_authority ==")
+    assert lines[authority + 2].split() == ["immigration_service", "45"]
+    assert lines[authority + 3].split() == ["cmm", "21"]
+    assert "2/3 ingest" in result.stderr  # progress is shown
+
+
+@pytest.fixture
+def events_file(tmp_path: Path) -> Path:
+    path = tmp_path / "events.jsonl"
+    cmm("simulate", "--profile", "cmm-2012", "--seed", "5", "--out", str(path))
+    return path
+
+
+def test_ingest_reports_rejects_keeps_the_rest_and_is_idempotent(
+    tmp_path: Path, events_file: Path
+) -> None:
+    lines = events_file.read_text().splitlines()
+    broken = json.loads(lines[3])
+    broken["payload"]["channel"] = "telepathy"
+    broken["event_id"] = "0189c7a0-0000-7000-8000-0000000000ff"
+    lines.insert(7, json.dumps(broken))
+    lines.insert(2, "this is not json")
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join(lines) + "\n")
+    data = tmp_path / "data"
+
+    first = cmm("ingest", str(mixed), data_dir=data, check=False)
+    assert first.returncode == 1
+    assert f"{mixed}:3: rejected:" in first.stderr
+    assert f"{mixed}:9: rejected: payload.channel" in first.stderr
+    valid = len(lines) - 2
+    assert f"{valid:,} events stored, 0 already stored, 2 rejected" in first.stdout
+    rejects = [
+        json.loads(x) for x in (tmp_path / "mixed.jsonl.rejects.jsonl").read_text().splitlines()
+    ]
+    assert [r["line"] for r in rejects] == [3, 9]
+
+    again = cmm("ingest", str(events_file), data_dir=data)
+    assert f"0 events stored, {valid:,} already stored, 0 rejected" in again.stdout
+
+
+def test_report_formats(tmp_path: Path, events_file: Path) -> None:
+    data = tmp_path / "data"
+    cmm("ingest", str(events_file), data_dir=data)
+    out_json = tmp_path / "report.json"
+    cmm(
+        "report",
+        "--year",
+        "2012",
+        "--as-of",
+        "2013-01-31",
+        "--format",
+        "json",
+        "--out",
+        str(out_json),
+        data_dir=data,
+    )
+    report = json.loads(out_json.read_text())
+    assert REFERENCE_TABLES <= set(report)
+    assert {r["authority"]: r["count"] for r in report["by_authority"]} == {
+        "immigration_service": 45,
+        "cmm": 21,
+    }
+    stdout_json = json.loads(
+        cmm(
+            "report", "--year", "2012", "--as-of", "2013-01-31", "--format", "json", data_dir=data
+        ).stdout
+    )
+    assert stdout_json == report
+
+    out_csv = tmp_path / "csv"
+    cmm(
+        "report",
+        "--year",
+        "2012",
+        "--as-of",
+        "2013-01-31",
+        "--format",
+        "csv",
+        "--out",
+        str(out_csv),
+        data_dir=data,
+    )
+    with (out_csv / "by_gender.csv").open() as handle:
+        rows = {r["gender"]: int(r["count"]) for r in csv.DictReader(handle)}
+    assert rows["female"] == 56 and rows["male"] == 10
+
+
+def test_cases_for_case_workers(tmp_path: Path, events_file: Path) -> None:
+    data = tmp_path / "data"
+    cmm("ingest", str(events_file), data_dir=data)
+    cases = json.loads(cmm("cases", "--format", "json", data_dir=data).stdout)
+    victims = [c for c in cases if c["assessed"] == "1"]
+    assert len(victims) >= 66
+    one = victims[0]["person_ref"]
+    single = json.loads(cmm("cases", "--person", one, "--format", "json", data_dir=data).stdout)
+    assert [c["person_ref"] for c in single] == [one]
+
+
+def test_bad_settings_give_a_clear_error(tmp_path: Path) -> None:
+    env_store = cmm(
+        "report",
+        "--year",
+        "2012",
+        "--as-of",
+        "2013-01-31",
+        "--store",
+        "postgres",
+        data_dir=tmp_path,
+        check=False,
+        unset=("CMM_POSTGRES_DSN",),
+    )
+    assert env_store.returncode == 2
+    assert "CMM_POSTGRES_DSN" in env_store.stderr
