@@ -45,8 +45,7 @@ class LedgerApplication(Application[UUID]):
         return True
 
     def case(self, person_ref: str) -> Case:
-        case = self.repository.get(case_id(person_ref))
-        assert isinstance(case, Case)
+        case: Case = self.repository.get(case_id(person_ref))
         return case
 
 
