@@ -254,3 +254,36 @@ def test_bulk_path_writes_exactly_what_the_eventsourcing_application_writes(
     assert {r["event_id"] for r in case.records} == {
         r["event_id"] for r in records if r.get("person_ref") == person
     }
+
+
+def _ingest_in_process(path: str, data_dir: str) -> int:
+    with open_store(Settings(data_dir=Path(data_dir))) as store:
+        return ingest_file(Path(path), store, workers=0, chunk_lines=300).appended
+
+
+def test_concurrent_writers_share_streams_without_losing_or_repeating_events(
+    tmp_path: Path, settings: Settings
+) -> None:
+    import multiprocessing
+
+    records = _records(4)
+    # Two deliveries that interleave the same people's events, written at the same time.
+    odd = _write(tmp_path / "odd.jsonl", records[1::2])
+    even = _write(tmp_path / "even.jsonl", records[0::2])
+    with open_store(settings):
+        pass  # create the tables before two processes race to
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        appended = pool.starmap(
+            _ingest_in_process,
+            [(str(odd), str(settings.data_dir)), (str(even), str(settings.data_dir))],
+        )
+    assert sum(appended) == len(records)
+    with open_store(settings) as store:
+        rows = store.read(0, 1_000_000)
+    versions: dict[str, list[int]] = {}
+    for row in rows:
+        versions.setdefault(row.originator_id, []).append(row.originator_version)
+    assert all(sorted(v) == list(range(1, len(v) + 1)) for v in versions.values())
+    assert len(rows) == len(records) + len(versions)  # every stream has one Opened event
+    assert _store_report(settings) == _oracle(records)
