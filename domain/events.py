@@ -124,6 +124,14 @@ class AssessmentDecidedPayload(_Strict):
             raise ValueError("industry is required when exploitation is 'forced_labour'")
         if self.industry is not None and self.exploitation is not ExploitationForm.FORCED_LABOUR:
             raise ValueError("industry is only allowed when exploitation is 'forced_labour'")
+        # Danish practice: the Immigration Service assesses people without legal residence,
+        # the centre those with it. A mismatch is a data-entry error, not a new kind of case.
+        if self.legal_residence != (self.authority is Authority.CMM):
+            expected = "cmm" if self.legal_residence else "immigration_service"
+            raise ValueError(
+                f"authority must be '{expected}' when legal_residence is "
+                f"{str(self.legal_residence).lower()}"
+            )
         return self
 
 

@@ -1,0 +1,206 @@
+"""The event contract: what it accepts, what it refuses, and the reason it gives."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.codes import Channel, Place
+from domain.events import InvalidEvent, parse_event, to_record, validate_event
+
+
+def envelope(kind: str, payload: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event_id": str(uuid.uuid4()),
+        "type": kind,
+        "schema_version": 1,
+        "occurred_at": "2012-03-01T10:00:00Z",
+        "recorded_at": "2012-03-02T08:00:00Z",
+        "source": "cmm",
+        "person_ref": "P-3fa9c2e1b7d4",
+        "payload": payload,
+    }
+    event.update(overrides)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+ASSESSMENT = {
+    "authority": "immigration_service",
+    "outcome": "victim",
+    "exploitation": "forced_labour",
+    "industry": "cleaning",
+    "citizenship": "NG",
+    "gender": "female",
+    "age": 30,
+    "legal_residence": False,
+}
+
+VALID = [
+    envelope("ContactRegistered", {"channel": "police", "place": "police_station"}),
+    envelope("AssessmentDecided", ASSESSMENT),
+    envelope("SupportOffered", {"reflection_days": 30}),
+    envelope(
+        "SupportStatusChanged",
+        {"status": "return_supported_cmm", "return_support": "equal_to_prepared_return"},
+    ),
+    envelope("AccommodationChanged", {"accommodation": "crisis_centre"}),
+    envelope("DepartedDenmark", {"destination": "NG"}),
+    envelope(
+        "HotlineCallReceived",
+        {"caller": "police", "reason": "upcoming_police_action"},
+        person_ref=None,
+    ),
+    envelope(
+        "OutreachActivityLogged",
+        {"place": "street_odense", "period": "session", "measures": {"visits": 1}},
+        person_ref=None,
+    ),
+    envelope(
+        "CorrectionRecorded",
+        {
+            "target_event_id": str(uuid.uuid4()),
+            "target_type": "ContactRegistered",
+            "action": "replace",
+            "replacement": {"channel": "prison"},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("event", VALID, ids=lambda e: e["type"])
+def test_every_event_type_is_accepted_and_stored_as_plain_json(event: dict[str, Any]) -> None:
+    record = to_record(parse_event(json.dumps(event)))
+    assert record["type"] == event["type"]
+    assert record["occurred_at"] == "2012-03-01T10:00:00.000000Z"
+    json.dumps(record)  # plain JSON values only
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (
+            envelope("ContactRegistered", {"channel": "police", "colour": "red"}),
+            r"payload\.colour: Extra inputs are not permitted",
+        ),
+        (envelope("ContactRegistered", {"channel": "carrier_pigeon"}), r"payload\.channel: Input"),
+        (
+            envelope(
+                "ContactRegistered", {"channel": "police"}, occurred_at="2012-02-30T10:00:00Z"
+            ),
+            r"occurred_at: .*day value is outside expected range",
+        ),
+        (
+            envelope("ContactRegistered", {"channel": "police"}, occurred_at="2012-03-01T10:00:00"),
+            r"occurred_at: Input should have timezone info",
+        ),
+        (
+            envelope(
+                "ContactRegistered", {"channel": "police"}, recorded_at="2012-02-01T10:00:00Z"
+            ),
+            r"recorded_at is before occurred_at",
+        ),
+        (
+            envelope("ContactRegistered", {"channel": "police"}, person_ref=None),
+            r"person_ref is required for ContactRegistered",
+        ),
+        (
+            envelope("ContactRegistered", {"channel": "police"}, person_ref="Anna Jensen"),
+            r"person_ref: String should match pattern",
+        ),
+        (
+            envelope("ContactRegistered", {"channel": "police"}, person_ref="CPR-0101901234"),
+            r"all digits: it may be a CPR or phone number",
+        ),
+        (
+            envelope("HotlineCallReceived", {"caller": "police", "reason": "other"}),
+            r"person_ref is not allowed for HotlineCallReceived",
+        ),
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "citizenship": "ZZ"}),
+            r"payload\.citizenship: .*unknown ISO 3166-1 alpha-2 country code 'ZZ'",
+        ),
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "industry": None}),
+            r"industry is required when exploitation is 'forced_labour'",
+        ),
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "exploitation": "sexual_exploitation"}),
+            r"industry is only allowed when exploitation is 'forced_labour'",
+        ),
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "legal_residence": True}),
+            r"authority must be 'cmm' when legal_residence is true",
+        ),
+        (envelope("AssessmentDecided", {**ASSESSMENT, "age": 130}), r"payload\.age: Input should"),
+        (
+            envelope(
+                "CorrectionRecorded",
+                {
+                    "target_event_id": str(uuid.uuid4()),
+                    "target_type": "ContactRegistered",
+                    "action": "replace",
+                    "replacement": {"channel": "x"},
+                },
+            ),
+            r"replacement is not a valid ContactRegistered payload: channel",
+        ),
+        (envelope("Rumour", {}), r"type: missing or unknown event type"),
+        (
+            {**envelope("SupportOffered", {}), "schema_version": 2},
+            r"schema_version: Input should be 1",
+        ),
+    ],
+)
+def test_invalid_events_are_refused_with_a_reason_naming_the_field(
+    event: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_event(json.dumps(event))
+
+
+def test_malformed_json_is_refused_too() -> None:
+    with pytest.raises(InvalidEvent, match="Invalid JSON"):
+        parse_event(b"{not json")
+
+
+moments = st.datetimes(
+    min_value=datetime(1991, 1, 1),
+    max_value=datetime(2098, 12, 31),
+    timezones=st.sampled_from([UTC, *(timezone(timedelta(hours=h)) for h in (-5, 1, 2, 9))]),
+)
+
+
+@given(
+    occurred=moments,
+    delay=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=400)),
+    channel=st.sampled_from(list(Channel)),
+    place=st.none() | st.sampled_from(list(Place)),
+    token=st.text("0123456789abcdef", min_size=8, max_size=32),
+)
+def test_a_stored_record_validates_again_to_itself(
+    occurred: datetime, delay: timedelta, channel: Channel, place: Place | None, token: str
+) -> None:
+    if token.isdigit() and len(token) <= 12:
+        token = "a" + token[1:]
+    recorded = occurred + delay
+    if recorded.astimezone(UTC).year > 2099:
+        return
+    payload: dict[str, Any] = {"channel": channel.value}
+    if place is not None:
+        payload["place"] = place.value
+    event = envelope(
+        "ContactRegistered",
+        payload,
+        person_ref=f"NGO-{token}",
+        occurred_at=occurred.isoformat(),
+        recorded_at=recorded.isoformat(),
+    )
+    record = to_record(validate_event(event))
+    assert to_record(validate_event(record)) == record
+    assert record["occurred_at"] <= record["recorded_at"]  # fixed width: string order is time
