@@ -122,8 +122,13 @@ def encode_event(event: Event) -> Encoded:
     if event.person_ref is not None:
         stream, key, stream_kind = case_id(event.person_ref), event.person_ref, "case"
     else:
-        key = log_key({"type": kind, "occurred_at": occurred, "payload": {"place": getattr(
-            event.payload, "place", None)}})
+        key = log_key(
+            {
+                "type": kind,
+                "occurred_at": occurred,
+                "payload": {"place": getattr(event.payload, "place", None)},
+            }
+        )
         stream, stream_kind = log_id(key), "log"
     topic = _EVENT_TOPICS[stream_kind].get(kind)
     if topic is None:

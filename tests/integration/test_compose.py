@@ -55,20 +55,28 @@ def config() -> dict:
 def test_compose_file_is_valid() -> None:
     assert COMPOSE_FILE.is_file(), f"{COMPOSE_FILE} is missing"
     result = _compose("config", "-q")
-    assert result.returncode == 0, f"docker-compose config -q rejected {COMPOSE_FILE.name}:\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"docker-compose config -q rejected {COMPOSE_FILE.name}:\n{result.stderr}"
+    )
 
 
 def test_expected_services_present(config: dict) -> None:
     services = set(config.get("services", {}))
     missing = EXPECTED_SERVICES - services
-    assert not missing, f"services missing from docker-compose.yml: {sorted(missing)} (has {sorted(services)})"
+    assert not missing, (
+        f"services missing from docker-compose.yml: {sorted(missing)} (has {sorted(services)})"
+    )
 
 
 def test_postgres_service(config: dict) -> None:
     pg = config["services"]["postgres"]
     assert pg["image"].startswith("postgres:")
     env = pg["environment"]
-    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"]) == ("cmm", "cmm", "cmm")
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"]) == (
+        "cmm",
+        "cmm",
+        "cmm",
+    )
     assert "healthcheck" in pg
 
 
@@ -104,7 +112,10 @@ def test_app_services(config: dict, service: str, command: list[str]) -> None:
     build = svc["build"]
     context = Path(build["context"] if isinstance(build, dict) else build)
     assert context.resolve() == REPO_ROOT
-    assert (REPO_ROOT / (build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile")).is_file()
+    assert (
+        REPO_ROOT
+        / (build.get("dockerfile", "Dockerfile") if isinstance(build, dict) else "Dockerfile")
+    ).is_file()
     # The image's entrypoint is `cmm`, so the command is its arguments.
     assert svc["command"] == command
     env = svc["environment"]
@@ -113,4 +124,6 @@ def test_app_services(config: dict, service: str, command: list[str]) -> None:
     assert env["CMM_KAFKA_BOOTSTRAP"] == "kafka:9092"
     depends = svc["depends_on"]
     for dep in ("postgres", "kafka"):
-        assert depends[dep]["condition"] == "service_healthy", f"{service} must wait for a healthy {dep}"
+        assert depends[dep]["condition"] == "service_healthy", (
+            f"{service} must wait for a healthy {dep}"
+        )

@@ -109,7 +109,9 @@ def test_row_versions_close_only_the_rows_a_correction_changes() -> None:
         for tx_from, tx_to, row in versions
     }
     # visits was replaced on 2012-05-01; new_persons kept its value, so one interval.
-    assert intervals[(shift, "visits", "2012-03-01T12:00:00.000000Z")] == "2012-05-01T12:00:00.000000Z"
+    assert (
+        intervals[(shift, "visits", "2012-03-01T12:00:00.000000Z")] == "2012-05-01T12:00:00.000000Z"
+    )
     assert intervals[(shift, "visits", "2012-05-01T12:00:00.000000Z")] is None
     assert intervals[(shift, "new_persons", "2012-03-01T12:00:00.000000Z")] is None
     # The retracted call has one closed interval and nothing after it.
