@@ -25,7 +25,8 @@ def _compose(*args: str) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("docker-compose")
     if exe is None:
         pytest.fail(
-            "docker-compose is not on PATH; install it (Debian: `apt-get install -y docker-compose`) "
+            "docker-compose is not on PATH; install it "
+            "(Debian: `apt-get install -y docker-compose`) "
             "to validate docker-compose.yml",
             pytrace=False,
         )
