@@ -1,0 +1,248 @@
+"""The differentially private release of a reporting year's public tables.
+
+:func:`release_dp` goes from the read model's inputs to public tables in four steps:
+bound contributions and count exactly (:mod:`privacy.mechanisms`), let the caller spend the
+budget (``before_noise``), draw the noise with OpenDP, then post-process
+(:mod:`privacy.postprocess`). Nothing random happens before the budget is spent, and nothing
+that depends on the data decides what is released except through the mechanism or a
+documented post-processing step.
+
+Hotline calls and outreach activity (decided here, see ``privacy.mechanisms``):
+
+- Hotline calls are released with DP under their own unit, one call (de-duplicated by
+  ``event_id``, one cell per table). Calls carry no ``person_ref``, so a person whom several
+  calls concern is protected at that multiple of the call tables' epsilon.
+- Outreach activity is what the teams report as totals per place and period. The centre holds
+  no person-level data for it, so no per-person bound can be enforced; the safe default is to
+  noise it anyway: every additive measure (team activity such as shifts and visits too, so
+  the table has one contract) is released with discrete Laplace noise under the unit "one
+  counted unit" (L1 distance 1 on the reported counts), and ``assessed_victims`` per place
+  comes from the de-duplicated facts (one person, at most one place). The per-person minimum
+  and maximum uses are order statistics of one person and are withheld.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Any, Protocol
+
+import pandas as pd
+
+from domain.codes import CODE_LIST_VERSION
+from privacy.mechanisms import (
+    TableSpec,
+    bound_calls,
+    bound_persons,
+    exact_counts_many,
+    noisy_counts,
+    outreach_counts,
+    outreach_rows,
+    plan_table,
+    table_specs,
+)
+from privacy.model import Release
+from privacy.params import TABLES, PrivacyParams
+from privacy.postprocess import (
+    clip_nonnegative,
+    consistent_counts,
+    display,
+    publish_cells,
+    total_from_cells,
+)
+
+__all__ = ["BeforeNoise", "Release", "ReportInputs", "release_dp"]
+
+BeforeNoise = Callable[[Mapping[str, float]], None]
+"""Called with table -> epsilon after every measurement is built and checked, before any noise
+is drawn; it spends the budget, and if it raises, no noise is drawn and nothing is released."""
+
+DEFINITION = (
+    "pure epsilon-differential privacy (max divergence) under adding or removing one privacy "
+    "unit; tables compose sequentially, so a unit's loss is the sum over the tables it is in"
+)
+POSTPROCESSING = (
+    "each table's noisy cells are projected (Euclidean, exact integer arithmetic) onto the "
+    "non-negative reals summing to the table's released total, then rounded to integers by "
+    "largest remainder, so the cells add up to the total exactly; values below the threshold "
+    "are then shown as '<threshold' (status 'suppressed', count empty), cells and totals "
+    "alike. The total is the row whose every dimension is 'total'. Totals: "
+    "victims_by_year's noisy count (clipped at 0) for every person table, the released "
+    "forced_labour cell for the labour tables, the sum of the noisy cells for "
+    "hotline_by_caller, its released police cell for police calls by reason; outreach cells "
+    "are clipped at 0 one by one."
+)
+PUBLIC = (
+    "the code lists and every category of every table (all ISO countries, industries, "
+    "statuses, ...), the reporting year and the cut-off date, the table definitions and "
+    "filters, epsilon per table, the mechanism and its scale, the threshold and alpha"
+)
+
+_TOTAL_RULES = {
+    "own": "the table's own noisy count, clipped at 0",
+    "sum": "the sum of the table's noisy cells, clipped at 0",
+    "none": "none: cells are different measures; each is clipped at 0",
+}
+
+
+class ReportInputs(Protocol):
+    """What the read model provides (``infra.readmodel.load_report_inputs``)."""
+
+    @property
+    def facts(self) -> pd.DataFrame: ...
+    @property
+    def hotline(self) -> pd.DataFrame: ...
+    @property
+    def outreach(self) -> pd.DataFrame: ...
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def release_dp(
+    inputs: ReportInputs,
+    year: int,
+    params: PrivacyParams | None = None,
+    *,
+    as_of: str | None = None,
+    release_id: str | None = None,
+    released_by: str | None = None,
+    released_at: str | None = None,
+    before_noise: BeforeNoise | None = None,
+) -> Release:
+    """Release every public table of ``year`` with differential privacy.
+
+    Privacy contract:
+
+    - Unit: one person for the person tables (``victims_by_year`` ... ``status_at_cutoff``,
+      and ``assessed_victims`` in ``outreach_activity``); one call for the hotline tables;
+      one counted unit of a team-reported measure for the rest of ``outreach_activity``.
+      Contributions are bounded by the code, not assumed: facts are cut to ``year`` and
+      de-duplicated to one row per person (one cell per table); calls by ``event_id``.
+    - Loss: pure DP, ``params.epsilon_for(table)`` per table, ``params.epsilon_total`` for the
+      release; a person's loss is ``params.epsilon_by_unit()["person"]``. Each table's OpenDP
+      privacy map is checked to equal its planned epsilon.
+    - Mechanism: discrete Laplace (OpenDP ``make_laplace`` on integer vectors, after
+      ``make_count_by_categories``), scale in the metadata.
+    - Threshold: released values below ``params.threshold`` are published as
+      ``<threshold`` (post-processing of the noisy values, never of true counts).
+    - Public: the code lists and categories, the year and cut-off, table definitions,
+      epsilons, scales, threshold and alpha (``PUBLIC``).
+
+    ``before_noise`` (usually the budget ledger's spend) is called once with table -> epsilon
+    before any noise is drawn; if it raises, the exception propagates and nothing is drawn.
+    A value outside its code list raises ``ValueError`` before ``before_noise`` is called.
+    """
+    params = params or PrivacyParams()
+    specs = table_specs(year)
+    plans = {
+        name: plan_table(specs[name], params.epsilon_for(name), params.alpha) for name in TABLES
+    }
+
+    persons = bound_persons(inputs.facts, year)
+    calls = bound_calls(inputs.hotline, year)
+    logs = outreach_rows(inputs.outreach, year)
+    exact = exact_counts_many([s for s in specs.values() if s.source == "facts"], persons)
+    exact |= exact_counts_many([s for s in specs.values() if s.source == "hotline"], calls)
+    outreach = specs["outreach_activity"]
+    exact[outreach.name] = outreach_counts(outreach, logs, persons)
+
+    if before_noise is not None:
+        before_noise({name: plan.epsilon for name, plan in plans.items()})
+
+    noisy = {name: noisy_counts(plans[name], exact[name]) for name in TABLES}
+    del exact  # nothing below may look at a true count
+
+    released: dict[str, list[int]] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    table_meta: dict[str, dict[str, Any]] = {}
+    for name in TABLES:
+        spec, plan = specs[name], plans[name]
+        total, counts, rule = _post_process(spec, noisy[name], specs, released)
+        released[name] = counts
+        total_moe = plans[spec.total.table].moe95 if spec.total.kind == "parent" else None
+        # The released total is a margin row (every dimension "total"); victims_by_year is
+        # its own total, and outreach measures have none.
+        table = publish_cells(
+            spec.dims_columns(),
+            counts,
+            params.threshold,
+            plan.moe95,
+            total=total if spec.total.kind in ("parent", "sum") else None,
+            total_moe95=total_moe,
+        )
+        suppressed = sum(c < params.threshold for c in counts)
+        tables[name] = table
+        table_meta[name] = {
+            "dims": list(spec.dims),
+            "unit": spec.unit,
+            "contribution_bound": spec.contribution,
+            "epsilon": plan.epsilon,
+            "privacy_map": plan.privacy_map,
+            "d_in": plan.d_in,
+            "mechanism": plan.mechanism,
+            "scale": plan.scale,
+            "alpha": plan.alpha,
+            "moe95": plan.moe95,
+            "moe95_meaning": (
+                f"|noise| <= {plan.moe95} with probability >= {1 - plan.alpha:.0%} for each "
+                "noisy count before post-processing (OpenDP discrete_laplacian_scale_to_accuracy)"
+            ),
+            "threshold": params.threshold,
+            "total": None if total is None or total < params.threshold else total,
+            "total_display": None if total is None else display(total, params.threshold),
+            "total_rule": rule,
+            "total_moe95": total_moe,
+            "cells": len(spec.cells),
+            "suppressed_cells": suppressed,
+        }
+
+    privacy: dict[str, Any] = {
+        "definition": DEFINITION,
+        "mechanism": "discrete Laplace (OpenDP make_laplace over integers), pure DP",
+        "epsilon_total": math.fsum(p.epsilon for p in plans.values()),
+        "epsilon_by_unit": params.epsilon_by_unit(),
+        "weights": dict(params.weights),
+        "alpha": params.alpha,
+        "threshold": params.threshold,
+        "marker": f"<{params.threshold}",
+        "postprocessing": POSTPROCESSING,
+        "public": PUBLIC,
+        "opendp_version": version("opendp"),
+        "tables": table_meta,
+    }
+    metadata: dict[str, Any] = {
+        "method": "differential_privacy",
+        "year": year,
+        "as_of": as_of,
+        "threshold": params.threshold,
+        "code_list_version": CODE_LIST_VERSION,
+        "release_id": release_id,
+        "released_by": released_by,
+        "released_at": released_at or _now(),
+        "privacy": privacy,
+    }
+    return Release(tables=tables, metadata=metadata)
+
+
+def _post_process(
+    spec: TableSpec,
+    noisy: list[int],
+    specs: Mapping[str, TableSpec],
+    released: Mapping[str, list[int]],
+) -> tuple[int | None, list[int], str]:
+    """(released total or None, released cells, how the total was chosen)."""
+    rule = spec.total
+    if rule.kind == "none":
+        return None, [int(v) for v in clip_nonnegative(noisy)], _TOTAL_RULES["none"]
+    if rule.kind == "parent":
+        index = specs[rule.table].categories.index(rule.key)
+        total = released[rule.table][index]
+        how = f"the released {rule.table} cell {rule.key!r}"
+    else:
+        total = total_from_cells(noisy)
+        how = _TOTAL_RULES[rule.kind]
+    return total, [int(v) for v in consistent_counts(noisy, total)], how
