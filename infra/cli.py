@@ -260,7 +260,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 Command = Callable[[argparse.Namespace], int]
-EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def _extra_commands() -> list[Callable[[Any], None]]:
+    """Commands kept in modules of their own (they import heavier dependencies lazily)."""
+    from infra import cli_publish
+
+    registers: list[Callable[[Any], None]] = [cli_publish.register]
+    try:
+        from infra import cli_stream
+    except ImportError:  # pragma: no cover - only while the Kafka module is absent
+        return registers
+    registers.append(cli_stream.register)
+    return registers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_cases)
 
-    for register in EXTRA_COMMANDS:
+    for register in _extra_commands():
         register(sub)
     return parser
 

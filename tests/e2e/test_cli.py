@@ -165,3 +165,60 @@ def test_bad_settings_give_a_clear_error(tmp_path: Path) -> None:
     )
     assert env_store.returncode == 2
     assert "CMM_POSTGRES_DSN" in env_store.stderr
+
+
+def test_publish_spends_the_budget_once_and_suppression_needs_none(
+    tmp_path: Path, events_file: Path
+) -> None:
+    data = tmp_path / "data"
+    cmm("ingest", str(events_file), data_dir=data)
+    first = cmm(
+        "publish",
+        "--year",
+        "2012",
+        "--as-of",
+        "2013-01-31",
+        "--out",
+        str(tmp_path / "open"),
+        data_dir=data,
+    )
+    assert "released 14 tables" in first.stdout
+    package = json.loads((tmp_path / "open" / "datapackage.json").read_text())
+    assert {r["name"] for r in package["resources"]} >= REFERENCE_TABLES
+    with (tmp_path / "open" / "labour_by_industry.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            # A small released value is never published as a number.
+            assert row["status"] == "suppressed" or int(row["count"]) >= 5
+    budget = cmm("budget", "--year", "2012", "--json", data_dir=data)
+    summary = json.loads(budget.stdout)
+    assert len(summary["releases"]) == 1
+
+    refused = cmm(
+        "publish",
+        "--year",
+        "2012",
+        "--as-of",
+        "2013-01-31",
+        "--out",
+        str(tmp_path / "again"),
+        data_dir=data,
+        check=False,
+    )
+    assert refused.returncode == 3
+    assert "overspend" in refused.stderr
+    assert not (tmp_path / "again").exists()
+
+    sdc = cmm(
+        "publish",
+        "--method",
+        "suppression",
+        "--year",
+        "2012",
+        "--as-of",
+        "2013-01-31",
+        "--out",
+        str(tmp_path / "partners"),
+        data_dir=data,
+    )
+    assert "(suppression)" in sdc.stdout
+    assert (tmp_path / "partners" / "datapackage.json").exists()
