@@ -207,6 +207,11 @@ def cmd_project(args: argparse.Namespace) -> int:
     from infra.store import open_store
 
     settings = _settings(args)
+    if args.follow and settings.store == "postgres":
+        # PostgreSQL notifies: eventsourcing's ProjectionRunner follows it (LISTEN/NOTIFY).
+        from infra.cli_stream import project_follow_postgres
+
+        return project_follow_postgres(settings)
     progress = Progress("project")
     with open_store(settings) as store:
         view = open_view(settings)

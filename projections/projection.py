@@ -49,7 +49,7 @@ class LedgerProjection(Projection[Any]):
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         # Opened events, and events of other types: nothing to project, but move past them.
-        self._view().insert_tracking(tracking)
+        self._ledger_view().insert_tracking(tracking)
 
     @process_event.register(Case.ContactRegistered)
     @process_event.register(Case.AssessmentDecided)
@@ -59,15 +59,16 @@ class LedgerProjection(Projection[Any]):
     @process_event.register(Case.DepartedDenmark)
     @process_event.register(Case.CorrectionRecorded)
     def _case_event(self, domain_event: _Stream.Recorded, tracking: Tracking) -> None:
-        self._view().apply(Changes(case_streams={domain_event.originator_id.hex}), tracking)
+        self._ledger_view().apply(Changes(case_streams={domain_event.originator_id.hex}), tracking)
 
     @process_event.register(Log.HotlineCallReceived)
     @process_event.register(Log.OutreachActivityLogged)
     @process_event.register(Log.CorrectionRecorded)
     def _log_event(self, domain_event: _Stream.Recorded, tracking: Tracking) -> None:
-        self._view().apply(Changes(log_records=[domain_event.as_record()]), tracking)
+        self._ledger_view().apply(Changes(log_records=[domain_event.as_record()]), tracking)
 
-    def _view(self) -> LedgerView:
+    def _ledger_view(self) -> LedgerView:
+        # Not ``_view``: eventsourcing's Projection keeps the view in that attribute.
         view: LedgerView = self.view
         return view
 

@@ -1,0 +1,226 @@
+"""The event store on PostgreSQL, chosen by configuration alone (``CMM_STORE=postgres``).
+
+The tables are eventsourcing's own, created by its PostgreSQL recorders for the application
+``Ledger``: ``ledger_events`` (stored events with a ``notification_id``; originator ids are
+``uuid``) and ``ledger_tracking`` (positions), so eventsourcing's ``Application`` reads the
+same aggregates and its ``ProjectionRunner`` follows the same notification log. The store adds
+``event_ids``, the idempotency index.
+
+``append`` writes a batch the way eventsourcing's ``PostgresApplicationRecorder`` inserts
+events, only in bulk:
+
+- ``LOCK TABLE ledger_events IN EXCLUSIVE MODE`` first, exactly as eventsourcing does: writers
+  are serialised, so notification ids are issued in commit order and a reader tailing the log
+  never passes over a gap that is filled later; and two writers never pick the same next
+  version of a stream. Plain reads are not blocked.
+- ``NOTIFY ledger_events`` in the same transaction, delivered on commit, which wakes the
+  ``ProjectionRunner`` subscriptions that ``LISTEN`` on the channel.
+- rows go in with ``COPY`` (text format written here, because the pure-Python psycopg
+  adapts values row by row several times slower), and event ids are deduplicated with one
+  ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` from a staged copy of the batch's ids.
+- the tracking positions (e.g. Kafka offsets) are upserted in the same transaction and only
+  move forward.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
+from eventsourcing.utils import Environment
+from psycopg import sql
+
+from infra.encoding import Encoded
+from infra.settings import Settings
+from infra.store import AppendResult, EventStore, StoredRow, _dedupe, plan_rows
+
+APPLICATION_NAME = "Ledger"  # infra.app.LedgerApplication.name: decides the table names
+
+_COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str) -> str:
+    """A text value escaped for COPY's text format (topics never need it; be safe)."""
+    return value.translate(_COPY_SPECIAL)
+
+
+# Key of the advisory lock that serialises creating tables: eventsourcing's recorders
+# (re)create their tables, types and functions whenever they are constructed, and two
+# processes doing so at once fail ("tuple concurrently updated").
+DDL_LOCK_KEY = 0x636D6D5F646466  # "cmm_ddl"
+
+
+@contextmanager
+def ddl_lock(dsn: str) -> Iterator[None]:
+    """Hold the database-wide lock for creating tables (a session lock on a connection of
+    its own, so it also covers the connections eventsourcing's factory opens)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK_KEY,))
+
+
+def create_tables(settings: Settings) -> tuple[str, str, str, str]:
+    """Let eventsourcing create its tables for the ``Ledger`` application, and add
+    ``event_ids``; returns (schema, events table, tracking table, notify channel)."""
+    assert settings.postgres_dsn is not None
+    env = Environment(APPLICATION_NAME, settings.eventsourcing_env())
+    with ddl_lock(settings.postgres_dsn):
+        factory = InfrastructureFactory.construct(env)
+        try:
+            recorder = factory.application_recorder()
+            tracking = factory.tracking_recorder()
+            assert isinstance(recorder, PostgresApplicationRecorder)
+            assert isinstance(tracking, PostgresTrackingRecorder)
+            schema = recorder.datastore.schema
+            with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} (event_id uuid PRIMARY KEY)").format(
+                        sql.Identifier(schema, "event_ids")
+                    )
+                )
+            return (
+                schema,
+                recorder.events_table_name,
+                tracking.tracking_table_name,
+                recorder.channel_name,
+            )
+        finally:
+            factory.close()  # type: ignore[attr-defined]
+
+
+class PostgresEventStore(EventStore):
+    """The event store on PostgreSQL (psycopg 3, one connection, autocommit outside
+    ``append`` so no read leaves a transaction open)."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.postgres_dsn is not None
+        schema, events, tracking, channel = create_tables(settings)
+        self.events_table = events
+        self.tracking_table = tracking
+        self._events = sql.Identifier(schema, events)
+        self._tracking = sql.Identifier(schema, tracking)
+        self._ids = sql.Identifier(schema, "event_ids")
+        self._channel = sql.Identifier(channel)
+        self._conn: psycopg.Connection[Any] = psycopg.connect(
+            settings.postgres_dsn, autocommit=True
+        )
+        # Staging for a batch's ids; per session, emptied by every commit.
+        self._conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS cmm_batch_ids (event_id uuid) ON COMMIT DELETE ROWS"
+        )
+        self._sql_lock = sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self._events)
+        self._sql_notify = sql.SQL("NOTIFY {}").format(self._channel)
+        self._sql_known = sql.SQL(
+            "SELECT encode(uuid_send(event_id), 'hex') FROM {} JOIN cmm_batch_ids USING (event_id)"
+        ).format(self._ids)
+        self._sql_insert_ids = sql.SQL(
+            "INSERT INTO {} SELECT event_id FROM cmm_batch_ids ON CONFLICT DO NOTHING"
+        ).format(self._ids)
+        self._sql_versions = sql.SQL(
+            "SELECT encode(uuid_send(originator_id), 'hex'), MAX(originator_version) "
+            "FROM {} WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id"
+        ).format(self._events)
+        self._sql_copy_events = sql.SQL(
+            "COPY {} (originator_id, originator_version, topic, state) FROM STDIN"
+        ).format(self._events)
+        self._sql_track = sql.SQL(
+            "INSERT INTO {0} (application_name, notification_id) VALUES (%s, %s) "
+            "ON CONFLICT (application_name) DO UPDATE "
+            "SET notification_id = excluded.notification_id "
+            "WHERE {0}.notification_id < excluded.notification_id"
+        ).format(self._tracking)
+
+    def append(
+        self, events: Sequence[Encoded], positions: Mapping[str, int] | None = None
+    ) -> AppendResult:
+        unique = _dedupe(events)
+        fresh: list[Encoded] = []
+        conn = self._conn
+        with conn.transaction(), conn.cursor() as cur:
+            if unique:
+                # The lock comes before anything else: see the module docstring.
+                cur.execute(self._sql_lock)
+                with cur.copy("COPY cmm_batch_ids (event_id) FROM STDIN") as copy:
+                    copy.write("".join(e[0].hex() + "\n" for e in unique))
+                # Under the lock no other writer can add an id meanwhile, so the ids found
+                # here are all the duplicates; usually none, so little comes back.
+                cur.execute(self._sql_known)
+                known = {row[0] for row in cur.fetchall()}
+                fresh = [e for e in unique if e[0].hex() not in known] if known else unique
+                cur.execute(self._sql_insert_ids)
+            if fresh:
+                versions = self._versions(cur, {e[1] for e in fresh})
+                rows = plan_rows(fresh, versions)
+                with cur.copy(self._sql_copy_events) as copy:
+                    copy.write("".join(_copy_lines(rows)))
+                cur.execute(self._sql_notify)
+            if positions:
+                cur.executemany(self._sql_track, list(positions.items()))
+        return AppendResult(appended=len(fresh), duplicates=len(events) - len(fresh))
+
+    def _versions(self, cur: psycopg.Cursor[Any], oids: set[str]) -> dict[str, int]:
+        cur.execute(self._sql_versions, (list(oids),))
+        return {row[0]: int(row[1]) for row in cur.fetchall()}
+
+    def position(self, name: str) -> int | None:
+        row = self._conn.execute(
+            sql.SQL("SELECT notification_id FROM {} WHERE application_name = %s").format(
+                self._tracking
+            ),
+            (name,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def read(self, after: int, limit: int) -> list[StoredRow]:
+        # COPY out and split the text here: several times faster than the pure-Python
+        # psycopg's per-value result loading.
+        query = sql.SQL(
+            "COPY (SELECT notification_id, encode(uuid_send(originator_id), 'hex'), "
+            "originator_version, topic, encode(state, 'hex') FROM {} "
+            "WHERE notification_id > {} ORDER BY notification_id LIMIT {}) TO STDOUT"
+        ).format(self._events, sql.Literal(int(after)), sql.Literal(int(limit)))
+        with self._conn.cursor() as cur, cur.copy(query) as copy:
+            data = b"".join(bytes(chunk) for chunk in copy)
+        rows = []
+        for line in data.decode("utf8").splitlines():
+            n, oid, version, topic, state = line.split("\t")
+            if "\\" in topic:
+                topic = _copy_unescape(topic)
+            rows.append(StoredRow(int(n), oid, int(version), topic, bytes.fromhex(state)))
+        return rows
+
+    def max_notification_id(self) -> int:
+        row = self._conn.execute(
+            sql.SQL("SELECT MAX(notification_id) FROM {}").format(self._events)
+        ).fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def count_events(self) -> int:
+        row = self._conn.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(self._ids)).fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+_UNESCAPE = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _copy_unescape(value: str) -> str:
+    """Undo :func:`_copy_text` (COPY's text format escapes)."""
+    return _ESCAPED.sub(lambda m: _UNESCAPE.get(m.group(1), m.group(1)), value)
+
+
+def _copy_lines(rows: Iterable[tuple[str, int, str, bytes]]) -> Iterable[str]:
+    # COPY text format; bytea in hex form, its backslash doubled for COPY's own escaping.
+    for oid, version, topic, state in rows:
+        yield f"{oid}\t{version}\t{_copy_text(topic)}\t\\\\x{state.hex()}\n"

@@ -1,0 +1,151 @@
+"""The read model on PostgreSQL, and following the store with eventsourcing's ProjectionRunner.
+
+``PostgresLedgerView`` is eventsourcing's PostgreSQL tracking recorder with the read-model
+tables of ``infra.views`` (the same SQL as on SQLite, through its ``?`` placeholder cursor):
+each ``apply`` updates the tables and records the position in one transaction.
+
+Two ways keep it up to date, with the same projection code:
+
+- the catch-up runner (``infra.readmodel.catch_up``), in chunks, as on SQLite;
+- ``follow_postgres``: eventsourcing's ``ProjectionRunner`` subscribes to the ``Ledger``
+  application's notification log (LISTEN/NOTIFY on ``ledger_events``, which the store's
+  ``append`` notifies) and hands each event to ``LedgerProjection``.
+
+Both track under the application name ``Ledger`` in ``ledger_projection_tracking`` (the
+tracking table eventsourcing names after the projection), so either can continue where the
+other stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import uuid4
+
+from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import ProjectionRunner
+from eventsourcing.utils import Environment
+from psycopg import Cursor as PgCursor
+from psycopg import sql
+from psycopg.rows import DictRow, tuple_row
+
+from infra.app import LedgerApplication
+from infra.postgres_store import create_tables, ddl_lock
+from infra.settings import Settings
+from infra.views import Cursor, ViewLogic
+from projections.projection import Changes, LedgerProjection
+
+APPLICATION_NAME = LedgerApplication.name  # the application whose log the view follows
+
+
+class _PgCursor(Cursor):
+    """The view logic's cursor on psycopg: ``%s`` placeholders, and large scans (a rebuild)
+    through a server-side cursor, so they stream instead of loading whole."""
+
+    def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        conn = self._cursor.connection
+        with conn.cursor(name=f"cmm_scan_{uuid4().hex}", row_factory=tuple_row) as raw:
+            raw.itersize = 10_000
+            raw.execute(self._sql(sql), params)
+            yield from raw
+
+
+class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
+    """The read model in PostgreSQL, beside the store's ``ledger_events`` table."""
+
+    events_table = f"{LedgerApplication.name.lower()}_events"
+    position_column = "notification_id"
+
+    def _create_table(self, curs: PgCursor[DictRow]) -> None:
+        super()._create_table(curs)
+        self.create_view_tables(_PgCursor(curs, "%s"))
+
+    @contextmanager
+    def _transaction(self, *, commit: bool) -> Iterator[PgCursor[Any]]:
+        # Tuples, not eventsourcing's dict rows: the view logic unpacks rows.
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(force_rollback=not commit),
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
+            yield curs
+
+    def apply(self, changes: Changes, tracking: Tracking) -> None:
+        with self._transaction(commit=True) as curs:
+            self.apply_changes(_PgCursor(curs, "%s"), changes, tracking.notification_id)
+            self._insert_tracking(curs, tracking)  # type: ignore[arg-type]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._transaction(commit=False) as curs:
+            return _PgCursor(curs, "%s").execute(sql, params)
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+        """Rebuild the whole read model from the store, as ``SQLiteLedgerView.rebuild``;
+        returns (events read, position)."""
+        with self._transaction(commit=True) as curs:
+            cursor = _PgCursor(curs, "%s")
+            rows = cursor.execute(f"SELECT MAX(notification_id) FROM {self.events_table}")
+            position = int(rows[0][0] or 0)
+            read = self.rebuild_in(cursor, position, progress)
+            # Tracking only moves forward; a rebuild sets it, even to where it was.
+            curs.execute(
+                sql.SQL("DELETE FROM {} WHERE application_name = %s").format(
+                    sql.Identifier(self.datastore.schema, self.tracking_table_name)
+                ),
+                (APPLICATION_NAME,),
+            )
+            self._insert_tracking(curs, Tracking(APPLICATION_NAME, position))  # type: ignore[arg-type]
+        return read, position
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+def view_env(settings: Settings) -> Environment:
+    """The environment the ProjectionRunner gives the view's factory (named after the
+    projection, which names the tracking table)."""
+    return Environment(LedgerProjection.name, settings.eventsourcing_env())
+
+
+def open_postgres_view(settings: Settings) -> PostgresLedgerView:
+    """The view, its tables created if need be (for the catch-up runner and queries)."""
+    assert settings.postgres_dsn is not None
+    factory: Any = InfrastructureFactory.construct(view_env(settings))
+    with ddl_lock(settings.postgres_dsn):
+        view = factory.tracking_recorder(PostgresLedgerView)
+    assert isinstance(view, PostgresLedgerView)
+    return view
+
+
+def follow_postgres(
+    settings: Settings,
+    stop: threading.Event,
+    *,
+    started: threading.Event | None = None,
+) -> None:
+    """Keep the read model up to date with eventsourcing's ProjectionRunner until ``stop``
+    is set; re-raises an error of the projection (after stopping the runner).
+
+    ``started`` is set once the runner is subscribed (tests wait for it)."""
+    # Create every table first, under the DDL lock; the runner's own factories then create
+    # nothing, so starting beside a consumer (which creates tables too) cannot race it.
+    create_tables(settings)
+    open_postgres_view(settings).close()
+    env = settings.eventsourcing_env()
+    env["CREATE_TABLE"] = "false"
+    with ProjectionRunner(
+        application_class=LedgerApplication,
+        projection_class=LedgerProjection,
+        view_class=PostgresLedgerView,
+        env=env,
+    ) as runner:
+        if started is not None:
+            started.set()
+        while not stop.is_set():
+            # Returns early, raising it, if the runner's thread failed.
+            runner.run_forever(timeout=0.5)
+            if runner.is_interrupted.is_set():
+                break
