@@ -19,7 +19,9 @@ Every ``apply`` runs in one transaction with the tracking record of the last eve
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -30,8 +32,7 @@ from domain.case import Case
 from projections.case_history import (
     CONTACT_COLUMNS,
     FACT_COLUMNS,
-    case_versions,
-    fold_case,
+    case_projection,
     normalise_timestamp,
 )
 from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS, log_row_versions
@@ -87,6 +88,16 @@ SCHEMA: tuple[str, ...] = (
 )
 
 _IN_CHUNK = 500
+_decode = json.JSONDecoder().decode
+
+
+def _loads(state: bytes | str | memoryview) -> Any:
+    """Stored state as JSON values (decoding the bytes first skips json's encoding sniffing)."""
+    if isinstance(state, memoryview):
+        state = bytes(state)
+    return _decode(state.decode("utf8") if isinstance(state, bytes) else state)
+
+
 _CASE_TOPIC_PREFIX = get_topic(Case) + "."
 
 
@@ -109,8 +120,9 @@ class Cursor:
 
     def iterate(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
         """Rows of a large query, fetched in slices rather than all at once."""
-        self._cursor.execute(self._sql(sql), params)
-        raw = getattr(self._cursor, "sqlite_cursor", self._cursor)
+        # A cursor of its own: the caller writes through this one while iterating.
+        raw = getattr(self._cursor, "sqlite_cursor", self._cursor).connection.cursor()
+        raw.execute(self._sql(sql), params)
         while True:
             rows = raw.fetchmany(10_000)
             if not rows:
@@ -132,16 +144,26 @@ class Cursor:
         return result
 
 
-def _row_values(row: Any, columns: Iterable[str]) -> tuple[Any, ...]:
-    values = []
-    for c in columns:
-        v = getattr(row, c)
-        values.append(int(v) if c in _BOOL_FACT_COLUMNS else v)
-    return tuple(values)
+@lru_cache(maxsize=8)
+def _getter(columns: tuple[str, ...]) -> tuple[Callable[[Any], tuple[Any, ...]], tuple[int, ...]]:
+    """A C-level getter of ``columns`` and the positions of boolean columns among them
+    (stored as 0/1, which both databases take into an integer or text column)."""
+    return attrgetter(*columns), tuple(i for i, c in enumerate(columns) if c in _BOOL_FACT_COLUMNS)
+
+
+def _row_values(row: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
+    getter, bools = _getter(columns)
+    values = getter(row)
+    if not bools:
+        return tuple(values)
+    as_list = list(values)
+    for i in bools:
+        as_list[i] = int(as_list[i])
+    return tuple(as_list)
 
 
 def _versions_rows(
-    versions: Sequence[tuple[str, Any]], columns: Sequence[str]
+    versions: Sequence[tuple[str, Any]], columns: tuple[str, ...]
 ) -> list[tuple[Any, ...]]:
     """Rows with [tx_from, tx_to) from a list of (recorded_at, row-or-None) versions."""
     rows = []
@@ -186,7 +208,7 @@ class ViewLogic:
         )
         pending: dict[str, list[Record]] = {}
         for oid, topic, state in rows:
-            decoded = json.loads(state)
+            decoded = _loads(state)
             record = record_from_state(topic, decoded)
             if record is None:
                 opened[_hex(oid)] = decoded["person_ref"]
@@ -254,7 +276,7 @@ class ViewLogic:
         read = 0
         for _oid, topic, state in rows:
             read += 1
-            decoded = json.loads(state)
+            decoded = _loads(state)
             record = record_from_state(topic, decoded)
             if record is None:  # Opened: a new stream starts (version 1 comes first)
                 person_ref = decoded.get("person_ref")
@@ -273,33 +295,40 @@ class ViewLogic:
         if histories:
             self._replace_cases(c, histories, fresh=True)
         if log_records:
-            self._apply_logs(c, log_records)
+            self._apply_logs(c, log_records, fresh=True)
         if progress:
             progress(read, position)
         return read
 
-    def _apply_logs(self, c: Cursor, new: list[Record]) -> None:
+    def _apply_logs(self, c: Cursor, new: list[Record], fresh: bool = False) -> None:
+        """Store new log records and rewrite the rows of every log event they touch (the
+        event itself, or the target of a correction) from all records about it. In a
+        rebuild (``fresh``) the new records are all there is."""
         c.executemany(
             "INSERT INTO log_events VALUES (?,?,?) ON CONFLICT (event_id) DO NOTHING",
             [(r["event_id"], r["payload"].get("target_event_id"), json.dumps(r)) for r in new],
         )
-        targets = sorted(
-            {
-                r["payload"]["target_event_id"]
-                if r["type"] == "CorrectionRecorded"
-                else r["event_id"]
-                for r in new
-            }
-        )
-        records = [
-            json.loads(row[0])
-            for row in c.select_in(
-                "SELECT record FROM log_events WHERE event_id IN ({0}) OR target_event_id IN ({0})",
-                targets,
+        if fresh:
+            records = new
+        else:
+            targets = sorted(
+                {
+                    r["payload"]["target_event_id"]
+                    if r["type"] == "CorrectionRecorded"
+                    else r["event_id"]
+                    for r in new
+                }
             )
-        ]
-        c.select_in("DELETE FROM hotline WHERE event_id IN ({})", targets)
-        c.select_in("DELETE FROM outreach WHERE event_id IN ({})", targets)
+            records = [
+                _loads(row[0])
+                for row in c.select_in(
+                    "SELECT record FROM log_events WHERE event_id IN ({0}) "
+                    "OR target_event_id IN ({0})",
+                    targets,
+                )
+            ]
+            c.select_in("DELETE FROM hotline WHERE event_id IN ({})", targets)
+            c.select_in("DELETE FROM outreach WHERE event_id IN ({})", targets)
         hotline: list[tuple[Any, ...]] = []
         outreach: list[tuple[Any, ...]] = []
         for tx_from, tx_to, row in log_row_versions(records):
@@ -327,9 +356,9 @@ def case_rows_for(
     person_ref: str, records: list[Record]
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], tuple[Any, ...]]:
     """Fact rows, contact rows and the current case row of one person."""
-    versions = case_versions(person_ref, records)
+    versions, state = case_projection(person_ref, records)
     facts = _versions_rows([(v.recorded_at, v.fact) for v in versions], FACT_COLUMNS)
-    return facts, _contact_rows(versions), _case_row(fold_case(person_ref, records))
+    return facts, _contact_rows(versions), _case_row(state)
 
 
 def _marks(n: int) -> str:
@@ -356,15 +385,15 @@ def _contact_rows(versions: Sequence[Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
+_CASE_GETTER = attrgetter(*CASE_COLUMNS)
+_FLAGS = CASE_COLUMNS.index("flags")
+_ASSESSED = CASE_COLUMNS.index("assessed")
+
+
 def _case_row(state: Any) -> tuple[Any, ...]:
-    values = []
-    for column in CASE_COLUMNS:
-        value = getattr(state, column)
-        if column == "flags":
-            value = ",".join(value)
-        elif column == "assessed":
-            value = "1" if value else "0"
-        values.append(value)
+    values = list(_CASE_GETTER(state))
+    values[_FLAGS] = ",".join(values[_FLAGS])
+    values[_ASSESSED] = "1" if values[_ASSESSED] else "0"
     return tuple(values)
 
 
