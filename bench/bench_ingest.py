@@ -41,7 +41,7 @@ def make_file(path: Path, events: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--baseline-events", type=int, default=50_000)
+    parser.add_argument("--baseline-events", type=int, default=5_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cmm-bench-") as tmp:
         work = Path(tmp)
