@@ -168,7 +168,7 @@ def histories(draw: st.DrawFn) -> list[Rec]:
         base = draw(st.lists(events(pool, ("ContactRegistered",)), max_size=4))
         base += draw(st.lists(events(pool, _CASE_KINDS[1:]), max_size=8))
     records = list(base)
-    if base and draw(st.booleans()):
+    if draw(st.booleans()) and base:
         for _ in range(draw(st.integers(1, 4))):
             target = draw(st.sampled_from(base))
             target_type = target["type"]
@@ -187,7 +187,7 @@ def histories(draw: st.DrawFn) -> list[Rec]:
             _, occurred = draw(instants(pool))
             _, recorded = draw(instants(pool))  # before the target's recorded_at, too
             records.append(_envelope("CorrectionRecorded", fix, occurred, recorded))
-    if records and draw(st.booleans()):
+    if draw(st.booleans()) and records:
         for _ in range(draw(st.integers(1, 3))):
             copy = dict(draw(st.sampled_from(records)))
             if draw(st.booleans()):
