@@ -18,8 +18,10 @@ Every ``apply`` runs in one transaction with the tracking record of the last eve
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any
@@ -176,6 +178,19 @@ def _versions_rows(
 
 
 APPLICATION_NAME = "Ledger"  # the application whose notification log the view follows
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """A rebuild allocates millions of small objects and frees them in batches it controls;
+    the cyclic collector would scan them over and over for nothing (there are no cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class ViewLogic:
@@ -417,7 +432,7 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
         """Rebuild the whole read model from the store; returns (events read, position).
         The first statement writes, so the transaction holds the write lock and its snapshot
         is the store as it is now: nothing appended meanwhile is half-seen."""
-        with self.datastore.transaction(commit=True) as c:
+        with self.datastore.transaction(commit=True) as c, _no_gc():
             cursor = Cursor(c, "?")
             cursor.execute("DELETE FROM cases")
             position = int(cursor.execute(f"SELECT MAX(rowid) FROM {self.events_table}")[0][0] or 0)
