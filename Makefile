@@ -47,7 +47,11 @@ stop-servers:
 test: install check servers
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
-bench: install
+# The Kafka and PostgreSQL benchmarks use the servers `make servers` starts (or yours, if
+# CMM_KAFKA_BOOTSTRAP / CMM_POSTGRES_DSN are set).
+bench: install servers
+	eval "$$(bash infra/servers/postgres.sh start)" && \
+	eval "$$(bash infra/servers/kafka.sh start)" && \
 	$(PY) -m bench
 
 clean:
