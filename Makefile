@@ -30,7 +30,7 @@ types: install
 
 check: lint types
 
-# Unit tests only: no servers, seconds.
+# Unit tests only: no servers, about a minute.
 test-fast: install
 	$(PY) -m pytest tests/unit -q
 
