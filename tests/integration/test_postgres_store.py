@@ -11,6 +11,7 @@ that with two writers at once.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,13 @@ def by_stream(rows: list[StoredRow]) -> dict[str, list[tuple[int, str, bytes]]]:
     return streams
 
 
-class EventStoreContract:
-    """Subclasses give ``settings`` (a fresh, empty store) and ``open_store``."""
+class EventStoreContract(ABC):
+    """The store port's behaviour, one subclass per adapter (as eventsourcing's
+    ``ApplicationRecorderTestCase``). A subclass defines a ``settings`` fixture (a fresh,
+    empty store) and ``open_store``."""
 
-    @pytest.fixture
-    def settings(self) -> Settings:
-        raise NotImplementedError
-
-    def open_store(self, settings: Settings) -> EventStore:
-        raise NotImplementedError
+    @abstractmethod
+    def open_store(self, settings: Settings) -> EventStore: ...
 
     @pytest.fixture
     def store(self, settings: Settings) -> Iterator[EventStore]:
