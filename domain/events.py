@@ -20,6 +20,7 @@ names the field.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
@@ -28,14 +29,16 @@ from uuid import UUID
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from domain.codes import (
     Accommodation,
@@ -241,20 +244,54 @@ EVENT_TYPES = tuple(PAYLOADS)
 # Envelopes
 
 
-def _parse_iso(value: Any) -> Any:
-    """Parse ISO 8601 with the standard library first: pydantic's own parser gives datetimes
-    a timezone object whose every use costs microseconds, which bulk ingest pays several
-    times per event. What the standard library cannot parse is left to pydantic, whose
-    error messages name the problem."""
-    if isinstance(value, str):
+_EARLIEST_ISO = "1990-01-01T00:00:00.000000Z"
+_LATEST_ISO = "2100-01-01T00:00:00.000000Z"
+_MOMENT: TypeAdapter[datetime] = TypeAdapter(
+    Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+)
+
+
+def _utc_timestamp(value: Any) -> str:
+    """A moment as the store keeps it: UTC, fixed width, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, so
+    that string order is time order.
+
+    Producers that already send this form (the simulator, the producer client and every
+    stored record do) take the fast path: the calendar is checked by the standard library
+    and the string is kept as it came. Bulk ingest validates every event, and formatting a
+    datetime back to text costs more here than the rest of the envelope's checks. Any other
+    ISO 8601 moment with an offset is parsed and normalised; pydantic's own datetime
+    validation supplies the reason when it is not one."""
+    if (
+        type(value) is str
+        and len(value) == 27
+        and value[26] == "Z"
+        and value[10] == "T"
+        and value[19] == "."
+        and _EARLIEST_ISO <= value < _LATEST_ISO
+    ):
         try:
-            return datetime.fromisoformat(value)
+            datetime.fromisoformat(value)
         except ValueError:
+            pass
+        else:
             return value
-    return value
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):  # if not, pydantic says what is wrong
+            value = datetime.fromisoformat(value)
+    try:
+        moment = _MOMENT.validate_python(value)
+    except ValidationError as error:
+        problem = error.errors(include_url=False, include_input=False)[0]
+        raise PydanticCustomError(problem["type"], problem["msg"]) from None
+    return utc_iso(moment)
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_parse_iso), Field(ge=EARLIEST, lt=LATEST)]
+Timestamp = Annotated[
+    str,
+    PlainValidator(_utc_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A moment with a UTC offset in [1990, 2100), held as a fixed-width UTC string."""
 
 
 class _Envelope(_Strict):
@@ -418,8 +455,8 @@ def to_record(event: Event) -> dict[str, Any]:
         "event_id": str(event.event_id),
         "type": event.type,
         "schema_version": event.schema_version,
-        "occurred_at": utc_iso(event.occurred_at),
-        "recorded_at": utc_iso(event.recorded_at),
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
         "source": event.source.value,
     }
     if event.person_ref is not None:

@@ -169,6 +169,40 @@ def test_malformed_json_is_refused_too() -> None:
         parse_event(b"{not json")
 
 
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("2012-03-01T10:00:00.250000Z", "2012-03-01T10:00:00.250000Z"),  # already canonical
+        ("2012-03-01T10:00:00Z", "2012-03-01T10:00:00.000000Z"),
+        ("2012-03-01T11:00:00+01:00", "2012-03-01T10:00:00.000000Z"),
+        ("2012-03-01T10:00:00.5-02:00", "2012-03-01T12:00:00.500000Z"),
+        (datetime(2012, 3, 1, 10, tzinfo=UTC), "2012-03-01T10:00:00.000000Z"),
+    ],
+)
+def test_timestamps_are_held_as_fixed_width_utc_text(given: Any, stored: str) -> None:
+    event = validate_event(envelope("SupportOffered", {}, occurred_at=given, recorded_at=given))
+    assert event.occurred_at == stored
+    assert event.recorded_at == stored
+
+
+@pytest.mark.parametrize(
+    ("moment", "reason"),
+    [
+        # Canonical in shape, yet not a day of the calendar or outside the accepted years:
+        # the fast path for canonical text must not let these through.
+        ("2012-02-30T10:00:00.000000Z", r"occurred_at: .*day value is outside expected range"),
+        ("1989-12-31T23:59:59.999999Z", r"occurred_at: Input should be greater than or equal"),
+        ("2100-01-01T00:00:00.000000Z", r"occurred_at: Input should be less than"),
+        ("2012-03-01T10:00:00.000000X", r"occurred_at: Input should be a valid datetime"),
+        ("2012-03-01 10:00:00.000000", r"occurred_at: Input should have timezone info"),
+    ],
+)
+def test_timestamps_outside_the_contract_are_refused(moment: str, reason: str) -> None:
+    event = envelope("SupportOffered", {}, occurred_at=moment, recorded_at="2013-01-01T00:00:00Z")
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_event(json.dumps(event))
+
+
 moments = st.datetimes(
     min_value=datetime(1991, 1, 1),
     max_value=datetime(2098, 12, 31),

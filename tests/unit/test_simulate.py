@@ -14,6 +14,7 @@ import tracemalloc
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
@@ -97,7 +98,8 @@ def test_event_ids_are_unique_uuid7_from_the_recording_time() -> None:
         value = uuid.UUID(record["event_id"])
         assert value.version == 7 and value.variant == uuid.RFC_4122
         recorded_s = int(
-            validate_event(record).recorded_at.timestamp()  # whole seconds in this stream
+            # Whole seconds in this stream; stored timestamps are fixed-width UTC text.
+            datetime.fromisoformat(validate_event(record).recorded_at).timestamp()
         )
         assert value.int >> 80 == recorded_s * 1000 + (value.int >> 80) % 1000
 
