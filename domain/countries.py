@@ -24,6 +24,9 @@ Region assignment rules:
   Christmas Island, Cocos Islands and US Minor Outlying Islands -> Oceania).
 * Antarctica (``AQ``) has no permanent population and belongs to no region;
   it is mapped to ``unknown``.
+
+EU membership (:func:`is_eu_member`, :func:`eu_members`) is held by year, because
+whether a citizen counts as an EU citizen depends on the reporting year.
 """
 
 from __future__ import annotations
@@ -35,10 +38,13 @@ from types import MappingProxyType
 
 __all__ = [
     "COUNTRIES",
+    "EU_MEMBERSHIP",
     "UNKNOWN_CODE",
     "Country",
     "Region",
     "country",
+    "eu_members",
+    "is_eu_member",
     "region_of",
 ]
 
@@ -432,3 +438,39 @@ def region_of(code: str) -> Region:
         KeyError: if ``code`` is not a known code.
     """
     return country(code).region
+
+
+# EU membership: (first year a member, first year no longer one). Year granularity is what the
+# annual report needs: a state counts for the whole year it joined (Croatia from 1 July 2013
+# counts for 2013; the 2012 report uses the EU-27 of 2012, without Croatia). The United Kingdom
+# left on 31 January 2020 and counts up to 2019. A plain dict, not a proxy: the projection asks
+# once per case.
+_EU_MEMBERSHIP: dict[str, tuple[int, int | None]] = {
+    **dict.fromkeys(("BE", "DE", "FR", "IT", "LU", "NL"), (1958, None)),
+    **dict.fromkeys(("DK", "IE"), (1973, None)),
+    "GB": (1973, 2020),
+    "GR": (1981, None),
+    **dict.fromkeys(("ES", "PT"), (1986, None)),
+    **dict.fromkeys(("AT", "FI", "SE"), (1995, None)),
+    **dict.fromkeys(("CY", "CZ", "EE", "HU", "LT", "LV", "MT", "PL", "SI", "SK"), (2004, None)),
+    **dict.fromkeys(("BG", "RO"), (2007, None)),
+    "HR": (2013, None),
+}
+
+EU_MEMBERSHIP: Mapping[str, tuple[int, int | None]] = MappingProxyType(_EU_MEMBERSHIP)
+"""EU member states by code (read-only): (first year a member, first year no longer one or
+``None``), counted by whole calendar years."""
+
+
+def is_eu_member(code: str, year: int) -> bool:
+    """Whether ``code`` was an EU member state in ``year`` (``False`` for unknown codes)."""
+    span = _EU_MEMBERSHIP.get(code)
+    if span is None:
+        return False
+    joined, left = span
+    return joined <= year and (left is None or year < left)
+
+
+def eu_members(year: int) -> frozenset[str]:
+    """The codes of the EU member states in ``year``."""
+    return frozenset(code for code in _EU_MEMBERSHIP if is_eu_member(code, year))

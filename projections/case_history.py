@@ -24,7 +24,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
 from domain.codes import AgeBand, CaseFlag, Channel, CorrectionAction, Outcome, SupportStatus
-from domain.countries import COUNTRIES
+from domain.countries import COUNTRIES, is_eu_member
 from domain.events import CASE_EVENT_TYPES
 
 Record = Mapping[str, Any]
@@ -62,30 +62,9 @@ def as_of_bound(as_of: AsOf) -> str | None:
 
 
 # ----------------------------------------------------------------------------------------------
-# EU membership, for ``FactRow.eu_citizen``: (first year a member, first year no longer one).
-# Year granularity is what the annual report needs: a state counts for the whole year it joined
-# (Croatia from 1 July 2013 counts for 2013; the 2012 report uses the EU-27 of 2012, without
-# Croatia). The United Kingdom left on 31 January 2020 and counts up to 2019.
-_EU_MEMBERSHIP: Mapping[str, tuple[int, int | None]] = {
-    **dict.fromkeys(("BE", "DE", "FR", "IT", "LU", "NL"), (1958, None)),
-    **dict.fromkeys(("DK", "IE"), (1973, None)),
-    "GB": (1973, 2020),
-    "GR": (1981, None),
-    **dict.fromkeys(("ES", "PT"), (1986, None)),
-    **dict.fromkeys(("AT", "FI", "SE"), (1995, None)),
-    **dict.fromkeys(("CY", "CZ", "EE", "HU", "LT", "LV", "MT", "PL", "SI", "SK"), (2004, None)),
-    **dict.fromkeys(("BG", "RO"), (2007, None)),
-    "HR": (2013, None),
-}
-
-
-def is_eu_citizen(citizenship: str, year: int) -> bool:
-    """Whether ``citizenship`` was an EU member state in ``year``."""
-    span = _EU_MEMBERSHIP.get(citizenship)
-    if span is None:
-        return False
-    joined, left = span
-    return joined <= year and (left is None or year < left)
+# EU membership, for ``FactRow.eu_citizen``: whether the country of citizenship was an EU member
+# state in the reporting year. The domain holds the membership (``domain.countries``).
+is_eu_citizen = is_eu_member
 
 
 # ----------------------------------------------------------------------------------------------

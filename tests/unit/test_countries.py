@@ -7,7 +7,16 @@ from types import MappingProxyType
 
 import pytest
 
-from domain.countries import COUNTRIES, Country, Region, country, region_of
+from domain.countries import (
+    COUNTRIES,
+    EU_MEMBERSHIP,
+    Country,
+    Region,
+    country,
+    eu_members,
+    is_eu_member,
+    region_of,
+)
 
 
 def test_at_least_all_iso_codes_present() -> None:
@@ -84,3 +93,24 @@ def test_every_region_has_labels() -> None:
         assert region.label_da
     assert Region.MIDDLE_EAST.label_da == "Mellemøsten"
     assert Region.LATIN_AMERICA.label_en == "Latin America"
+
+
+def test_eu_members_follow_the_year() -> None:
+    eu27 = eu_members(2012)
+    assert len(eu27) == 27
+    assert "HR" not in eu27
+    assert {"BG", "DK", "GB", "RO"} <= eu27
+    assert eu_members(2013) == eu27 | {"HR"}
+    assert eu_members(2020) == eu_members(2013) - {"GB"}
+
+
+@pytest.mark.parametrize("year", [1957, 1958, 2003, 2004, 2012, 2013, 2019, 2020])
+def test_is_eu_member_agrees_with_eu_members(year: int) -> None:
+    members = eu_members(year)
+    assert {code for code in COUNTRIES if is_eu_member(code, year)} == members
+    assert not is_eu_member("ZZ", year)
+
+
+def test_eu_members_are_european_countries_and_read_only() -> None:
+    assert all(region_of(code) is Region.EUROPE for code in EU_MEMBERSHIP)
+    assert isinstance(EU_MEMBERSHIP, MappingProxyType)
