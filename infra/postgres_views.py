@@ -82,14 +82,16 @@ class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
         with self._transaction(commit=False) as curs:
             return _PgCursor(curs, "%s").execute(sql, params)
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+    def rebuild(
+        self, progress: Callable[[int, int], None] | None = None, workers: int | None = None
+    ) -> tuple[int, int]:
         """Rebuild the whole read model from the store, as ``SQLiteLedgerView.rebuild``;
         returns (events read, position)."""
         with self._transaction(commit=True) as curs:
             cursor = _PgCursor(curs, "%s")
             rows = cursor.execute(f"SELECT MAX(notification_id) FROM {self.events_table}")
             position = int(rows[0][0] or 0)
-            read = self.rebuild_in(cursor, position, progress)
+            read = self.rebuild_in(cursor, position, progress, workers=workers)
             # Tracking only moves forward; a rebuild sets it, even to where it was.
             curs.execute(
                 sql.SQL("DELETE FROM {} WHERE application_name = %s").format(

@@ -10,7 +10,6 @@ recovered by the next run, with nothing counted twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pandas as pd
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.utils import get_topic
+from pydantic_core import from_json
 
 from domain.case import Case
 from infra.app import LedgerApplication
@@ -60,7 +60,7 @@ def changes_from_rows(rows: list[StoredRow]) -> Changes:
         if row.topic.startswith(CASE_TOPIC_PREFIX):
             changes.case_streams.add(row.originator_id)
         elif not row.topic.endswith(".Opened"):
-            record = record_from_state(row.topic, json.loads(row.state))
+            record = record_from_state(row.topic, from_json(row.state))
             if record is not None:
                 changes.log_records.append(record)
     return changes

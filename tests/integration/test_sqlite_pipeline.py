@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from domain.events import to_record, validate_event
 from infra.app import ledger_application
 from infra.encoding import encode_record
 from infra.ingest import ingest_file, rejects_path_for
-from infra.readmodel import catch_up, open_view, read_inputs
+from infra.readmodel import catch_up, changes_from_rows, open_view, read_inputs
 from infra.settings import Settings
 from infra.simulate import load_profile, simulate, write_jsonl
 from infra.store import SQLiteEventStore, open_store
@@ -228,6 +229,55 @@ def test_a_crash_in_a_full_rebuild_leaves_nothing_half_done(
         catch_up(store, view, chunk=1000)
         view.close()
     assert _store_report(settings) == _oracle(records)
+
+
+_READ_MODEL_TABLES = ("cases", "facts", "contacts", "hotline", "outreach", "log_events")
+
+
+def _read_model(view: Any) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        table: sorted(
+            (tuple(row) for row in view.query(f"SELECT * FROM {table}")),
+            key=lambda row: tuple("" if v is None else str(v) for v in row),
+        )
+        for table in _READ_MODEL_TABLES
+    }
+
+
+def test_rebuild_with_fold_workers_equals_serial_rebuild_and_incremental_catch_up(
+    tmp_path: Path,
+) -> None:
+    """The rebuild folds batches of streams in worker processes and the log tables last;
+    whatever the number of workers, it writes the read model that projecting the log
+    chunk by chunk writes."""
+    records = _records(5)
+    source = _write(tmp_path / "events.jsonl", records)
+    models = {}
+    for name, workers in (("parallel", 2), ("serial", 0), ("incremental", None)):
+        settings = Settings(data_dir=tmp_path / name)
+        with open_store(settings) as store:
+            ingest_file(source, store)
+            view = open_view(settings)
+            try:
+                if workers is None:
+                    # A view with a position is brought up to date chunk by chunk.
+                    first = store.read(0, 300)
+                    view.apply(
+                        changes_from_rows(first), Tracking("Ledger", first[-1].notification_id)
+                    )
+                    caught_up = catch_up(store, view, chunk=700)
+                    assert caught_up.processed == store.max_notification_id() - 300
+                else:
+                    read, position = view.rebuild(workers=workers)
+                    assert read == position == store.max_notification_id()
+                models[name] = _read_model(view)
+                # The rebuild drops the secondary indexes while it loads, and makes them again.
+                indexes = {r[0] for r in view.query("SELECT name FROM sqlite_master")}
+                assert {"facts_person", "contacts_person", "hotline_event"} <= indexes
+            finally:
+                view.close()
+    assert models["parallel"] == models["serial"] == models["incremental"]
+    assert all(models["parallel"][table] for table in _READ_MODEL_TABLES)
 
 
 def test_bulk_path_writes_exactly_what_the_eventsourcing_application_writes(
