@@ -22,6 +22,7 @@ import gc
 import json
 import multiprocessing
 import os
+import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -282,6 +283,23 @@ class ViewLogic:
             case_rows,
         )
 
+    def _scan(self, c: Cursor, position: int) -> Iterator[tuple[Any, str, Any]]:
+        """The store up to ``position`` in primary-key order: each stream's events together."""
+        rows: Iterator[tuple[Any, str, Any]] = c.iterate(
+            f"SELECT originator_id, topic, state FROM {self.events_table} "
+            f"WHERE {self.position_column} <= {int(position)} "
+            "ORDER BY originator_id, originator_version"
+        )
+        return rows
+
+    def fold_tasks(
+        self, c: Cursor, position: int, batch_streams: int
+    ) -> Iterator[tuple[Callable[..., tuple[int, Folded]], tuple[Any, ...]]]:
+        """What the fold workers do, as (function, arguments): here, this process scans the
+        store in the rebuild's transaction and hands out batches of whole streams."""
+        for batch in _stream_batches(self._scan(c, position), batch_streams):
+            yield count_and_fold, (batch,)
+
     def rebuild_in(
         self,
         c: Cursor,
@@ -297,33 +315,30 @@ class ViewLogic:
             c.execute(f"DELETE FROM {table}")
         for index in INDEXES:
             c.execute(f"DROP INDEX IF EXISTS {index}")
-        rows = c.iterate(
-            f"SELECT originator_id, topic, state FROM {self.events_table} "
-            f"WHERE {self.position_column} <= {int(position)} "
-            "ORDER BY originator_id, originator_version"
-        )
         log_records: list[Record] = []
         read = 0
         workers = default_fold_workers() if workers is None else workers
         with _fold_pool(workers) as pool:
-            pending: deque[Future[Folded]] = deque()
+            pending: deque[Future[tuple[int, Folded]]] = deque()
 
-            def store(folded: Folded) -> None:
-                facts, contacts, cases, logs = folded
+            def store(counted: tuple[int, Folded]) -> None:
+                nonlocal read
+                count, (facts, contacts, cases, logs) = counted
                 self.insert_case_rows(c, facts, contacts, cases)
                 log_records.extend(logs)
-
-            for batch in _stream_batches(rows, batch_streams):
-                read += sum(len(stream) for stream in batch)
-                if pool is None:
-                    store(fold_streams(batch))
-                else:
-                    pending.append(pool.submit(fold_streams, batch))
-                    # Bounded read-ahead: a batch per worker folding, one waiting.
-                    while len(pending) > 2 * workers:
-                        store(pending.popleft().result())
+                read += count
                 if progress:
                     progress(read, position)
+
+            if pool is None:
+                for batch in _stream_batches(self._scan(c, position), batch_streams):
+                    store((sum(len(stream) for stream in batch), fold_streams(batch)))
+            else:
+                for task, args in self.fold_tasks(c, position, batch_streams):
+                    pending.append(pool.submit(task, *args))
+                    # Bounded read-ahead: a task per worker under way, one waiting.
+                    while len(pending) > 2 * workers:
+                        store(pending.popleft().result())
             while pending:
                 store(pending.popleft().result())
             # The log tables need every log record (a correction may target any log), so
@@ -523,6 +538,42 @@ def fold_streams(batch: list[list[tuple[str, bytes]]]) -> Folded:
     return facts, contacts, cases, logs
 
 
+def count_and_fold(batch: list[list[tuple[str, bytes]]]) -> tuple[int, Folded]:
+    return sum(len(stream) for stream in batch), fold_streams(batch)
+
+
+# A rebuild on SQLite splits the stream ids (hex text) into this many ranges, one task each.
+_RANGES = 64
+
+
+def _range_bounds(ranges: int) -> list[tuple[str, str | None]]:
+    step = 256 // ranges
+    starts = [f"{i:02x}" for i in range(0, 256, step)]
+    return [(lo, starts[i + 1] if i + 1 < len(starts) else None) for i, lo in enumerate(starts)]
+
+
+def fold_range(path: str, lo: str, hi: str | None, position: int) -> tuple[int, Folded]:
+    """Read and fold every stream whose id is in [lo, hi) (runs in a fold worker, on a
+    read-only connection of its own). Stored events up to ``position`` were committed before
+    the rebuild took the write lock and are never changed, so this connection reads exactly
+    the events the rebuild's transaction would."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)
+    try:
+        db.execute(f"PRAGMA mmap_size={REBUILD_MMAP_BYTES}")
+        db.execute("PRAGMA cache_size=-65536")
+        bound = "" if hi is None else "AND originator_id < ? "
+        rows = db.execute(
+            "SELECT originator_id, topic, state FROM stored_events "
+            f"WHERE originator_id >= ? {bound}AND rowid <= ? "
+            "ORDER BY originator_id, originator_version",
+            (lo, position) if hi is None else (lo, hi, position),
+        )
+        streams = [stream for batch in _stream_batches(rows, 1 << 30) for stream in batch]
+    finally:
+        db.close()
+    return sum(len(stream) for stream in streams), fold_streams(streams)
+
+
 def default_fold_workers() -> int:
     """Fold workers for a rebuild: one per core (the rebuilding process mostly waits on
     the database), none on a single core."""
@@ -554,6 +605,21 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
         with self.datastore.transaction(commit=True) as c:
             self.apply_changes(Cursor(c, "?"), changes, tracking.notification_id)
             self._insert_tracking(c, tracking)
+
+    def fold_tasks(
+        self, c: Cursor, position: int, batch_streams: int
+    ) -> Iterator[tuple[Callable[..., tuple[int, Folded]], tuple[Any, ...]]]:
+        """On SQLite the workers read the store themselves, a range of stream ids each, so
+        this process only writes: the scan and the transfer of every stored event to a
+        worker were most of its work."""
+        path = c.execute("PRAGMA database_list")[0][2]
+        wal = c.execute("PRAGMA journal_mode")[0][0] == "wal"
+        if not path or not wal:
+            # In memory, or readers would wait for this transaction: scan here instead.
+            yield from super().fold_tasks(c, position, batch_streams)
+            return
+        for lo, hi in _range_bounds(_RANGES):
+            yield fold_range, (path, lo, hi, position)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
