@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -54,6 +53,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
     from infra.kafka_consumer import (
         ConsumerConfig,
         EventConsumer,
+        default_workers,
         install_stop_handlers,
         print_report,
     )
@@ -70,7 +70,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
         dead_letter_topic=args.dead_letter_topic or settings.kafka_dead_letter_topic,
         group=args.group or settings.kafka_group,
         batch_size=args.batch_size,
-        workers=args.workers,
+        workers=default_workers() if args.workers is None else args.workers,
         max_messages=args.max_messages,
         idle_exit_seconds=args.idle_exit_seconds,
         report_every=args.report_every,
@@ -185,8 +185,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--workers",
         type=int,
-        default=1 if (os.cpu_count() or 1) >= 2 else 0,
-        help="validating worker processes (0: validate in this process)",
+        default=None,
+        help="worker processes that validate and store, each for its share of the partitions "
+        "(default: one per core, at most 4; 0: store in this process)",
     )
     p.add_argument("--max-messages", type=_positive, help="stop after this many messages")
     p.add_argument(
