@@ -1,9 +1,11 @@
 """Bulk ingestion of JSON-lines event files.
 
-The file is streamed in chunks of lines. Parsing, validation and encoding (the expensive,
-per-event Python work) run in worker processes; this process only writes batches to the
-store, so on two cores the parser and the writer run side by side. Chunks come back in file
-order, and at most a few are in flight, so memory stays bounded whatever the file size.
+The file is streamed in chunks of lines. Worker processes parse, validate and encode a
+chunk each (the expensive, per-event Python work) and write it to the store themselves, one
+transaction per chunk. They parse side by side but write in turn, in file order, so a
+person's events are stored in the order of the file, exactly as one process would store
+them. This process only reads lines and reports; at most a few chunks are in flight, so
+memory stays bounded whatever the file size.
 
 A line that breaks the contract is reported with its line number and reason, and written
 with both to a rejects file beside the input; every valid line around it still lands, and
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -25,13 +28,15 @@ from typing import IO, Any
 
 from domain.events import InvalidEvent, parse_event
 from infra.encoding import Encoded, encode_event
-from infra.store import EventStore
+from infra.store import AppendResult, EventStore
 
 CHUNK_LINES = 5_000
 # Events per store transaction. Every commit writes each page it dirtied: stream ids are
 # name-based, so a batch's index inserts touch pages all over the index, and a batch ten
 # times larger writes far fewer pages per event (2.3x the writer's rate at a million events).
 BATCH_EVENTS = 50_000
+# With writing workers a chunk is a transaction: large, for the same reason.
+WORKER_CHUNK_LINES = 25_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,71 @@ def _parse_into(
             rejects.append(Reject(number, error.reason, raw.decode("utf8", "replace").rstrip()))
 
 
+class _Turns:
+    """Whose turn it is to write: chunk numbers, shared by the workers through fork."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self.next = context.Value("q", 0, lock=False)
+        self.changed = context.Condition()
+
+    def wait_for(self, index: int) -> None:
+        with self.changed:
+            while self.next.value != index:
+                self.changed.wait()
+
+    def done(self, index: int) -> None:
+        with self.changed:
+            self.next.value = index + 1
+            self.changed.notify_all()
+
+
+# In a worker: what it inherits from the ingesting process, and its own connection.
+_WORKER_SETUP: tuple[EventStore, _Turns] | None = None
+_WORKER: tuple[EventStore, _Turns] | None = None
+
+
+def _init_worker(store: EventStore, turns: _Turns) -> None:
+    """Runs in each worker after fork: it opens a connection of its own on first use."""
+    global _WORKER_SETUP
+    _WORKER_SETUP = (store, turns)
+
+
+def parse_and_store(
+    index: int, first_line: int, lines: list[bytes]
+) -> tuple[AppendResult, list[Reject]]:
+    """Parse chunk ``index`` and, when every chunk before it is stored, store it (runs in a
+    worker). The turn is always taken and always passed on, failure or not, so no other
+    chunk waits for ever; the caller reports the failure."""
+    global _WORKER
+    assert _WORKER_SETUP is not None
+    parent, turns = _WORKER_SETUP
+    failure: BaseException | None = None
+    encoded: list[Encoded] = []
+    rejects: list[Reject] = []
+    try:
+        encoded, rejects = parse_chunk(first_line, lines)
+    except BaseException as error:
+        failure = error
+    turns.wait_for(index)
+    try:
+        if failure is not None:
+            raise failure
+        if _WORKER is None:
+            _WORKER = (parent.reopen(), turns)
+        outcome = _WORKER[0].append(encoded) if encoded else AppendResult(0, 0)
+    finally:
+        turns.done(index)
+    return outcome, rejects
+
+
+def _close_worker() -> None:
+    global _WORKER
+    if _WORKER is not None:
+        _WORKER[0].close()
+        _WORKER = None
+
+
 def _chunks(handle: IO[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
     first = 1
     while True:
@@ -106,12 +176,14 @@ def ingest_file(
     store: EventStore,
     *,
     workers: int | None = None,
-    chunk_lines: int = CHUNK_LINES,
+    chunk_lines: int | None = None,
     batch_events: int = BATCH_EVENTS,
     progress: Callable[[IngestReport], None] | None = None,
     on_reject: Callable[[Reject], None] | None = None,
 ) -> IngestReport:
-    """Ingest a JSON-lines file into the store. ``workers=0`` parses in this process."""
+    """Ingest a JSON-lines file into the store. ``workers=0`` parses and writes in this
+    process, in transactions of ``batch_events``; with workers, each chunk of
+    ``chunk_lines`` is one transaction."""
     report = IngestReport()
     rejects_path = rejects_path_for(source)
     rejects_file: IO[str] | None = None
@@ -144,25 +216,41 @@ def ingest_file(
         if progress:
             progress(report)
 
+    def stored(outcome: AppendResult) -> None:
+        report.appended += outcome.appended
+        report.duplicates += outcome.duplicates
+
     try:
         with source.open("rb") as handle_in:
             if workers == 0:
-                for first, lines in _chunks(handle_in, chunk_lines):
+                for first, lines in _chunks(handle_in, chunk_lines or CHUNK_LINES):
                     handle(first, lines, parse_chunk(first, lines))
+                flush()
             else:
-                with ProcessPoolExecutor(max_workers=workers) as pool:
+                turns = _Turns()
+                with ProcessPoolExecutor(
+                    max_workers=workers,
+                    mp_context=multiprocessing.get_context("fork"),
+                    initializer=_init_worker,
+                    initargs=(store, turns),
+                ) as pool:
                     pending: deque[tuple[int, list[bytes], Future[Any]]] = deque()
-                    # Bounded read-ahead: enough to keep every worker busy while a whole
-                    # batch is written.
-                    ahead = 2 * workers + max(1, batch_events // chunk_lines)
-                    for first, lines in _chunks(handle_in, chunk_lines):
-                        pending.append((first, lines, pool.submit(parse_chunk, first, lines)))
-                        while len(pending) > ahead:
+                    size = chunk_lines or WORKER_CHUNK_LINES
+                    for index, (first, lines) in enumerate(_chunks(handle_in, size)):
+                        task = pool.submit(parse_and_store, index, first, lines)
+                        pending.append((first, lines, task))
+                        # Bounded read-ahead: a chunk per worker under way, one waiting.
+                        while len(pending) > workers + 1:
                             f, ls, future = pending.popleft()
-                            handle(f, ls, future.result())
+                            outcome, rejects = future.result()
+                            stored(outcome)
+                            handle(f, ls, ([], rejects))
                     for f, ls, future in pending:
-                        handle(f, ls, future.result())
-            flush()
+                        outcome, rejects = future.result()
+                        stored(outcome)
+                        handle(f, ls, ([], rejects))
+                    for closing in [pool.submit(_close_worker) for _ in range(workers)]:
+                        closing.result()
     finally:
         if rejects_file is not None:
             rejects_file.close()

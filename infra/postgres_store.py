@@ -102,6 +102,7 @@ class PostgresEventStore(EventStore):
 
     def __init__(self, settings: Settings) -> None:
         assert settings.postgres_dsn is not None
+        self._settings = settings
         schema, events, tracking, channel = create_tables(settings)
         self.events_table = events
         self.tracking_table = tracking
@@ -209,6 +210,9 @@ class PostgresEventStore(EventStore):
 
     def close(self) -> None:
         self._conn.close()
+
+    def reopen(self) -> PostgresEventStore:
+        return PostgresEventStore(self._settings)
 
 
 _UNESCAPE = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}

@@ -69,6 +69,11 @@ class EventStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
+    def reopen(self) -> EventStore:
+        """A new connection to the same store, for another process (e.g. a worker forked
+        by bulk ingestion) that writes beside this one."""
+
     def iter_rows(
         self, after: int = 0, stop: int | None = None, chunk: int = 20_000
     ) -> Iterator[list[StoredRow]]:
@@ -132,9 +137,10 @@ def plan_rows(
 class SQLiteEventStore(EventStore):
     """The embedded default: one SQLite file in WAL mode, no server."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, remember_versions: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._remember_versions = remember_versions
         # Let eventsourcing create its own tables, exactly as its recorders expect them.
         factory = InfrastructureFactory.construct(
             env=_sqlite_env(path)  # type: ignore[arg-type]
@@ -175,7 +181,9 @@ class SQLiteEventStore(EventStore):
                     if len(inserted) == len(unique)
                     else [e for e in unique if e[0] in inserted]
                 )
-                versions = self._stream_versions({e[1] for e in fresh}, trust_cache=attempt == 1)
+                versions = self._stream_versions(
+                    {e[1] for e in fresh}, trust_cache=attempt == 1 and self._remember_versions
+                )
                 rows = plan_rows(fresh, versions)
                 db.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", rows)
                 for name, pos in (positions or {}).items():
@@ -238,11 +246,18 @@ class SQLiteEventStore(EventStore):
         return versions
 
     def _remember(self, rows: list[tuple[str, int, str, bytes]]) -> None:
+        if not self._remember_versions:
+            return
         cache = self._versions_cache
         if len(cache) > _VERSION_CACHE_LIMIT:
             cache.clear()  # bounded memory; a cold cache only costs queries
         for oid, version, _, _ in rows:
             cache[oid] = version
+
+    def reopen(self) -> SQLiteEventStore:
+        # Writers take turns on the same streams: a version this connection remembers is
+        # usually stale, so it always asks the database.
+        return SQLiteEventStore(self.path, remember_versions=False)
 
     def position(self, name: str) -> int | None:
         row = self._db.execute(

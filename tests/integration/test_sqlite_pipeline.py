@@ -337,3 +337,55 @@ def test_concurrent_writers_share_streams_without_losing_or_repeating_events(
     assert all(sorted(v) == list(range(1, len(v) + 1)) for v in versions.values())
     assert len(rows) == len(records) + len(versions)  # every stream has one Opened event
     assert _store_report(settings) == _oracle(records)
+
+
+def test_writing_workers_store_what_one_process_stores_in_file_order(tmp_path: Path) -> None:
+    """Workers parse chunks side by side but write them in turn: every stream holds its
+    events in the order of the file, exactly as when one process ingests."""
+    records = _records(6)
+    source = _write(tmp_path / "events.jsonl", records)
+    stored = {}
+    for name, workers in (("workers", 2), ("one", 0)):
+        with SQLiteEventStore(Settings(data_dir=tmp_path / name).sqlite_path) as store:
+            report = ingest_file(source, store, workers=workers, chunk_lines=97)
+            assert report.appended == len(records)
+            stored[name] = {
+                (r.originator_id, r.originator_version): (r.topic, r.state)
+                for r in store.read(0, 10 * len(records))
+            }
+    assert stored["workers"] == stored["one"]
+
+
+class _PoisonedStore(SQLiteEventStore):
+    """Fails to append the batch holding one given event (in whatever process)."""
+
+    poison = b""
+
+    def append(self, events: Any, positions: Any = None) -> Any:
+        if any(e[0] == self.poison for e in events):
+            raise RuntimeError("disk on fire")
+        return super().append(events, positions)
+
+    def reopen(self) -> _PoisonedStore:
+        return _PoisonedStore(self.path, remember_versions=False)
+
+
+def test_a_worker_failing_to_write_fails_the_ingest_without_hanging_the_others(
+    tmp_path: Path,
+) -> None:
+    records = _records(6)
+    source = _write(tmp_path / "events.jsonl", records)
+    chunk = 101
+    bad_chunk = 7
+    _PoisonedStore.poison = uuid.UUID(records[bad_chunk * chunk + 3]["event_id"]).bytes
+    with _PoisonedStore(tmp_path / "events.sqlite3") as store:
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            ingest_file(source, store, workers=2, chunk_lines=chunk)
+        kept = {bytes(r[0]) for r in store._db.execute("SELECT event_id FROM event_ids")}
+    # Every chunk before the failed one was stored, and nothing of the failed one.
+    before = {uuid.UUID(r["event_id"]).bytes for r in records[: bad_chunk * chunk]}
+    failed = {
+        uuid.UUID(r["event_id"]).bytes for r in records[bad_chunk * chunk : (bad_chunk + 1) * chunk]
+    }
+    assert before <= kept
+    assert not failed & kept
