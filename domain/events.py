@@ -275,11 +275,18 @@ def _utc_timestamp(value: Any) -> str:
             pass
         else:
             return value
+    moment: Any = value
     if isinstance(value, str):
         with contextlib.suppress(ValueError):  # if not, pydantic says what is wrong
-            value = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
+    if (
+        isinstance(moment, datetime)
+        and moment.utcoffset() is not None
+        and EARLIEST <= moment < LATEST
+    ):
+        return utc_iso(moment)
     try:
-        moment = _MOMENT.validate_python(value)
+        moment = _MOMENT.validate_python(moment)
     except ValidationError as error:
         problem = error.errors(include_url=False, include_input=False)[0]
         raise PydanticCustomError(problem["type"], problem["msg"]) from None
