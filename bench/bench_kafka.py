@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument(
-        "--workers", type=int, default=-1, help="validating workers (-1: the consumer's default)"
+        "--workers", type=int, default=-1, help="storing workers (-1: the consumer's default)"
     )
     args = parser.parse_args(argv)
     bootstrap = os.environ.get("CMM_KAFKA_BOOTSTRAP")
