@@ -23,6 +23,7 @@ from infra.settings import Settings
 from infra.store import open_store
 from projections.report import report_tables
 from tests.integration.conftest import Topics, cmm_env, run_cmm, sample_events, wait_until
+from tests.integration.read_model import read_model
 
 pytestmark = pytest.mark.integration
 
@@ -87,26 +88,6 @@ def test_kafka_to_postgres_report_equals_the_sqlite_report(
     assert json.loads(pg_report.stdout) == json.loads(sqlite_report.stdout)
 
 
-READ_MODEL = {
-    "cases": "person_ref",
-    "facts": "person_ref, tx_from",
-    "contacts": "person_ref, tx_from",
-    "hotline": "event_id, tx_from",
-    "outreach": "event_id, tx_from",
-    "log_events": "event_id",
-}
-
-
-def _read_model(view: Any) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        table: sorted(
-            (tuple(row) for row in view.query(f"SELECT * FROM {table}")),
-            key=lambda row: tuple("" if v is None else str(v) for v in row),
-        )
-        for table in READ_MODEL
-    }
-
-
 def test_projection_runner_keeps_the_same_read_model_as_catch_up(
     tmp_path: Path, new_database: Any
 ) -> None:
@@ -161,7 +142,7 @@ def test_projection_runner_keeps_the_same_read_model_as_catch_up(
 
     expected_view, actual_view = open_postgres_view(caught_up), open_postgres_view(followed)
     try:
-        assert _read_model(actual_view) == _read_model(expected_view)
+        assert read_model(actual_view) == read_model(expected_view)
         expected, actual = read_inputs(expected_view, as_of), read_inputs(actual_view, as_of)
     finally:
         expected_view.close()
@@ -198,7 +179,7 @@ def test_rebuild_of_an_empty_view_equals_incremental_catch_up(
                 result = catch_up(store, view, chunk=chunk)
                 assert result.position == store.max_notification_id()
                 assert view.max_tracking_id("Ledger") == result.position
-                models.append(_read_model(view))
+                models.append(read_model(view))
             finally:
                 view.close()
     assert models[0] == models[1]

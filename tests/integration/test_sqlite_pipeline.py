@@ -20,6 +20,7 @@ from infra.settings import Settings
 from infra.simulate import load_profile, simulate, write_jsonl
 from infra.store import SQLiteEventStore, open_store
 from projections.report import build_report, report_tables, report_to_json
+from tests.integration.read_model import READ_MODEL_TABLES, read_model
 
 AS_OF = "2013-01-31"
 
@@ -231,19 +232,6 @@ def test_a_crash_in_a_full_rebuild_leaves_nothing_half_done(
     assert _store_report(settings) == _oracle(records)
 
 
-_READ_MODEL_TABLES = ("cases", "facts", "contacts", "hotline", "outreach", "log_events")
-
-
-def _read_model(view: Any) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        table: sorted(
-            (tuple(row) for row in view.query(f"SELECT * FROM {table}")),
-            key=lambda row: tuple("" if v is None else str(v) for v in row),
-        )
-        for table in _READ_MODEL_TABLES
-    }
-
-
 def test_rebuild_with_fold_workers_equals_serial_rebuild_and_incremental_catch_up(
     tmp_path: Path,
 ) -> None:
@@ -270,14 +258,14 @@ def test_rebuild_with_fold_workers_equals_serial_rebuild_and_incremental_catch_u
                 else:
                     read, position = view.rebuild(workers=workers)
                     assert read == position == store.max_notification_id()
-                models[name] = _read_model(view)
+                models[name] = read_model(view)
                 # The rebuild drops the secondary indexes while it loads, and makes them again.
                 indexes = {r[0] for r in view.query("SELECT name FROM sqlite_master")}
                 assert {"facts_person", "contacts_person", "hotline_event"} <= indexes
             finally:
                 view.close()
     assert models["parallel"] == models["serial"] == models["incremental"]
-    assert all(models["parallel"][table] for table in _READ_MODEL_TABLES)
+    assert all(models["parallel"][table] for table in READ_MODEL_TABLES)
 
 
 def test_bulk_path_writes_exactly_what_the_eventsourcing_application_writes(
