@@ -8,20 +8,24 @@
   and its rate does not improve with size), and the ratio compares the two rates.
 - ``projection_rebuild``: all projections rebuilt from the store from scratch.
 
-Run: ``python -m bench.bench_ingest [--events 1000000] [--baseline-events 50000]``.
+Each is measured ``--repeat`` times (3), ingest and baseline side by side, on fresh stores;
+the median is reported with every run.
+
+Run: ``python -m bench.bench_ingest [--events 1000000] [--baseline-events 5000] [--repeat 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import emit, log, peak_rss_mib
+from bench.common import REPEAT, emit, log, median, peak_rss_mib, rounded
 from domain.events import parse_event
 from infra.app import ledger_application
 from infra.readmodel import catch_up, open_view
@@ -44,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--baseline-events", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="runs; the median is reported")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cmm-bench-") as tmp:
         work = Path(tmp)
@@ -52,57 +57,69 @@ def main() -> None:
         count = make_file(source, args.events)
         log(f"simulated {count:,} events in {time.perf_counter() - started:.1f} s")
 
-        # The command a user runs, in its own process, so its peak memory is its own.
-        settings = Settings(data_dir=work / "fast")
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "infra.cli",
-                "ingest",
-                "--data-dir",
-                str(settings.data_dir),
-                str(source),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        elapsed = time.perf_counter() - started
-        ingest_rate = count / elapsed
-        ingest_rss = peak_rss_mib(children=True)
+        ingest_runs: list[float] = []
+        baseline_runs: list[float] = []
+        rebuild_runs: list[float] = []
+        ingest_rss = rebuild_rss = 0.0
+        for run in range(args.repeat):
+            log(f"run {run + 1} of {args.repeat}")
+            # The command a user runs, in its own process, so its peak memory is its own.
+            settings = Settings(data_dir=work / f"fast-{run}")
+            started = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "infra.cli",
+                    "ingest",
+                    "--data-dir",
+                    str(settings.data_dir),
+                    str(source),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            ingest_runs.append(count / (time.perf_counter() - started))
+            ingest_rss = max(ingest_rss, peak_rss_mib(children=True))
 
-        log(f"baseline: eventsourcing application on {args.baseline_events:,} events")
-        app = ledger_application(Settings(data_dir=work / "slow"))
-        with source.open("rb") as handle:
-            lines = list(itertools.islice(handle, args.baseline_events))
-        started = time.perf_counter()
-        for line in lines:
-            app.record(parse_event(line))
-        baseline_rate = len(lines) / (time.perf_counter() - started)
+            # The baseline right after: the machine's speed drifts.
+            log(f"baseline: eventsourcing application on {args.baseline_events:,} events")
+            app = ledger_application(Settings(data_dir=work / f"slow-{run}"))
+            with source.open("rb") as handle:
+                lines = list(itertools.islice(handle, args.baseline_events))
+            started = time.perf_counter()
+            for line in lines:
+                app.record(parse_event(line))
+            baseline_runs.append(len(lines) / (time.perf_counter() - started))
+
+            with open_store(settings) as store:
+                view = open_view(settings)
+                started = time.perf_counter()
+                result = catch_up(store, view)
+                rebuild_runs.append(result.processed / (time.perf_counter() - started))
+                view.close()
+            rebuild_rss = max(rebuild_rss, peak_rss_mib())
+            shutil.rmtree(work / f"slow-{run}")
+            shutil.rmtree(settings.data_dir)
+
         emit(
             "ingest_sqlite",
-            ingest_rate,
+            median(ingest_runs),
             "events/s",
-            baseline=baseline_rate,
+            baseline=median(baseline_runs),
+            ratio=median([a / b for a, b in zip(ingest_runs, baseline_runs, strict=True)]),
             events=count,
-            seconds=round(elapsed, 2),
+            runs=rounded(ingest_runs),
+            baseline_runs=rounded(baseline_runs),
             peak_rss_mib=round(ingest_rss, 1),
         )
-
-        with open_store(settings) as store:
-            view = open_view(settings)
-            started = time.perf_counter()
-            result = catch_up(store, view)
-            elapsed = time.perf_counter() - started
-            view.close()
         emit(
             "projection_rebuild_sqlite",
-            result.processed / elapsed,
+            median(rebuild_runs),
             "events/s",
             notifications=result.processed,
-            seconds=round(elapsed, 2),
-            peak_rss_mib=round(peak_rss_mib(), 1),
+            runs=rounded(rebuild_runs),
+            peak_rss_mib=round(rebuild_rss, 1),
         )
 
 

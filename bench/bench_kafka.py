@@ -30,7 +30,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.bench_postgres import emit, scratch_database, synthetic_events
+from bench.bench_postgres import scratch_database, synthetic_events
+from bench.common import REPEAT, emit, median, rounded
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--store", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="runs; the median is reported")
     parser.add_argument(
         "--workers", type=int, default=-1, help="storing workers (-1: the consumer's default)"
     )
@@ -142,10 +144,21 @@ def main(argv: list[str] | None = None) -> int:
         rate = produce(bootstrap, topic, args.events, args.partitions)
         print(f"bench: produced {args.events:,} events at {rate:,.0f}/s", file=sys.stderr)
         for store in stores:
-            # The baseline runs right before each measurement: the machine's load drifts.
-            baseline = bare_loop(bootstrap, topic, args.events)
-            ours = consume_into(store, bootstrap, topic, args.events, args.workers)
-            emit(f"kafka_to_{store}_store", ours, "events/s", baseline)
+            baselines: list[float] = []
+            runs: list[float] = []
+            for _ in range(args.repeat):
+                # The baseline runs right before each measurement: the machine's load drifts.
+                baselines.append(bare_loop(bootstrap, topic, args.events))
+                runs.append(consume_into(store, bootstrap, topic, args.events, args.workers))
+            emit(
+                f"kafka_to_{store}_store",
+                median(runs),
+                "events/s",
+                median(baselines),
+                ratio=median([a / b for a, b in zip(runs, baselines, strict=True)]),
+                runs=rounded(runs),
+                baseline_runs=rounded(baselines),
+            )
     finally:
         _delete_topic(bootstrap, topic)
     return 0
