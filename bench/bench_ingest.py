@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPEAT, emit, log, median, peak_rss_mib, rounded
+from bench.common import REPEAT, emit_runs, log, peak_rss_mib
 from domain.events import parse_event
 from infra.app import ledger_application
 from infra.readmodel import catch_up, open_view
@@ -104,23 +104,19 @@ def main() -> None:
             shutil.rmtree(work / f"slow-{run}")
             shutil.rmtree(settings.data_dir)
 
-        emit(
+        emit_runs(
             "ingest_sqlite",
-            median(ingest_runs),
+            ingest_runs,
             "events/s",
-            baseline=median(baseline_runs),
-            ratio=median([a / b for a, b in zip(ingest_runs, baseline_runs, strict=True)]),
+            baseline_runs,
             events=count,
-            runs=rounded(ingest_runs),
-            baseline_runs=rounded(baseline_runs),
             peak_rss_mib=round(ingest_rss, 1),
         )
-        emit(
+        emit_runs(
             "projection_rebuild_sqlite",
-            median(rebuild_runs),
+            rebuild_runs,
             "events/s",
             notifications=result.processed,
-            runs=rounded(rebuild_runs),
             peak_rss_mib=round(rebuild_rss, 1),
         )
 

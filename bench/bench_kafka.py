@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.bench_postgres import scratch_database, synthetic_events
-from bench.common import REPEAT, emit, median, rounded
+from bench.common import REPEAT, emit_runs
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -150,15 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 # The baseline runs right before each measurement: the machine's load drifts.
                 baselines.append(bare_loop(bootstrap, topic, args.events))
                 runs.append(consume_into(store, bootstrap, topic, args.events, args.workers))
-            emit(
-                f"kafka_to_{store}_store",
-                median(runs),
-                "events/s",
-                median(baselines),
-                ratio=median([a / b for a, b in zip(runs, baselines, strict=True)]),
-                runs=rounded(runs),
-                baseline_runs=rounded(baselines),
-            )
+            emit_runs(f"kafka_to_{store}_store", runs, "events/s", baselines)
     finally:
         _delete_topic(bootstrap, topic)
     return 0

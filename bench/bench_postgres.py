@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse, urlunparse
 
-from bench.common import REPEAT, emit, median, rounded
+from bench.common import REPEAT, emit, emit_runs
 
 if TYPE_CHECKING:
     from infra.store import EventStore
@@ -261,15 +261,7 @@ def bench_ingest_and_read(dsn: str, count: int, repeat: int = REPEAT) -> None:
             store = PostgresEventStore(settings)
             runs.append(_ingest_rate(source, store, close=False))
             baselines.append(_ingest_rate(source, SQLiteEventStore(Path(tmp) / "0.sqlite3")))
-            emit(
-                "postgres_ingest_file",
-                median(runs),
-                "events/s",
-                median(baselines),
-                ratio=median([a / b for a, b in zip(runs, baselines, strict=True)]),
-                runs=rounded(runs),
-                baseline_runs=rounded(baselines),
-            )
+            emit_runs("postgres_ingest_file", runs, "events/s", baselines)
 
             started = time.perf_counter()
             rows = sum(len(chunk) for chunk in store.iter_rows())

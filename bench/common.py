@@ -46,3 +46,23 @@ def peak_rss_mib(children: bool = False) -> float:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def emit_runs(
+    name: str, runs: list[float], unit: str, baselines: list[float] | None = None, **extra: Any
+) -> None:
+    """The median of repeated runs, with every run (and, when given, the baseline run beside
+    each, and the median of the run-by-run ratios)."""
+    if baselines is None:
+        emit(name, median(runs), unit, runs=rounded(runs), **extra)
+        return
+    emit(
+        name,
+        median(runs),
+        unit,
+        baseline=median(baselines),
+        ratio=median([a / b for a, b in zip(runs, baselines, strict=True)]),
+        runs=rounded(runs),
+        baseline_runs=rounded(baselines),
+        **extra,
+    )
