@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import multiprocessing.util
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -107,7 +108,7 @@ class _Turns:
 
 # In a worker: what it inherits from the ingesting process, and its own connection.
 _WORKER_SETUP: tuple[EventStore, _Turns] | None = None
-_WORKER: tuple[EventStore, _Turns] | None = None
+_WORKER_STORE: EventStore | None = None
 
 
 def _init_worker(store: EventStore, turns: _Turns) -> None:
@@ -122,7 +123,7 @@ def parse_and_store(
     """Parse chunk ``index`` and, when every chunk before it is stored, store it (runs in a
     worker). The turn is always taken and always passed on, failure or not, so no other
     chunk waits for ever; the caller reports the failure."""
-    global _WORKER
+    global _WORKER_STORE
     assert _WORKER_SETUP is not None
     parent, turns = _WORKER_SETUP
     failure: BaseException | None = None
@@ -136,19 +137,14 @@ def parse_and_store(
     try:
         if failure is not None:
             raise failure
-        if _WORKER is None:
-            _WORKER = (parent.reopen(), turns)
-        outcome = _WORKER[0].append(encoded) if encoded else AppendResult(0, 0)
+        if _WORKER_STORE is None:
+            _WORKER_STORE = parent.reopen()
+            # Closed when the worker exits (multiprocessing runs its finalizers then).
+            multiprocessing.util.Finalize(None, _WORKER_STORE.close, exitpriority=10)
+        outcome = _WORKER_STORE.append(encoded) if encoded else AppendResult(0, 0)
     finally:
         turns.done(index)
     return outcome, rejects
-
-
-def _close_worker() -> None:
-    global _WORKER
-    if _WORKER is not None:
-        _WORKER[0].close()
-        _WORKER = None
 
 
 def _chunks(handle: IO[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
@@ -249,8 +245,6 @@ def ingest_file(
                         outcome, rejects = future.result()
                         stored(outcome)
                         handle(f, ls, ([], rejects))
-                    for closing in [pool.submit(_close_worker) for _ in range(workers)]:
-                        closing.result()
     finally:
         if rejects_file is not None:
             rejects_file.close()
