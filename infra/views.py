@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
+from itertools import islice
 from operator import attrgetter
 from typing import Any
 
@@ -332,7 +333,7 @@ class ViewLogic:
 
             if pool is None:
                 for batch in _stream_batches(self._scan(c, position), batch_streams):
-                    store((sum(len(stream) for stream in batch), fold_streams(batch)))
+                    store(count_and_fold(batch))
             else:
                 for task, args in self.fold_tasks(c, position, batch_streams):
                     pending.append(pool.submit(task, *args))
@@ -485,28 +486,29 @@ def _case_row(state: Any) -> tuple[Any, ...]:
 Folded = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[Record]]
 
 
-def _stream_batches(
-    rows: Iterator[tuple[Any, str, Any]], size: int
-) -> Iterator[list[list[tuple[str, bytes]]]]:
-    """The store's rows in stream order, as batches of ``size`` streams, each stream a list
-    of (topic, state) with its ``Opened`` event first. States stay undecoded: decoding is
-    part of the work the fold workers share."""
-    batch: list[list[tuple[str, bytes]]] = []
+def _streams(rows: Iterator[tuple[Any, str, Any]]) -> Iterator[list[tuple[str, bytes]]]:
+    """The store's rows in stream order, a stream at a time: (topic, state) pairs with the
+    ``Opened`` event first. States stay undecoded: decoding is part of the work the fold
+    workers share."""
     stream: list[tuple[str, bytes]] = []
     current: Any = None
     for oid, topic, state in rows:
         if oid != current:
             if stream:
-                batch.append(stream)
-                if len(batch) >= size:
-                    yield batch
-                    batch = []
+                yield stream
             stream = []
             current = oid
         stream.append((topic, bytes(state) if isinstance(state, memoryview) else state))
     if stream:
-        batch.append(stream)
-    if batch:
+        yield stream
+
+
+def _stream_batches(
+    rows: Iterator[tuple[Any, str, Any]], size: int
+) -> Iterator[list[list[tuple[str, bytes]]]]:
+    """Whole streams, ``size`` to a batch."""
+    streams = _streams(rows)
+    while batch := list(islice(streams, size)):
         yield batch
 
 
@@ -568,10 +570,10 @@ def fold_range(path: str, lo: str, hi: str | None, position: int) -> tuple[int, 
             "ORDER BY originator_id, originator_version",
             (lo, position) if hi is None else (lo, hi, position),
         )
-        streams = [stream for batch in _stream_batches(rows, 1 << 30) for stream in batch]
+        streams = list(_streams(rows))
     finally:
         db.close()
-    return sum(len(stream) for stream in streams), fold_streams(streams)
+    return count_and_fold(streams)
 
 
 def default_fold_workers() -> int:
