@@ -11,6 +11,7 @@ than the database insert (see PERF-FACTS).
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from eventsourcing.utils import get_topic
@@ -108,19 +109,13 @@ _STATE_PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
 # The stream says whose an event is and the event class says its type: neither is stored in
 # the state.
 _NOT_STORED = {"type", "person_ref"}
-_CASE_HEX: dict[str, str] = {}
-_CASE_HEX_LIMIT = 1_000_000
 
 
+@lru_cache(maxsize=1 << 20)
 def _case_hex(person_ref: str) -> str:
     """``case_id(person_ref).hex``, remembered: a person's events come in bursts, and a
     name-based UUID costs a SHA-1 and two objects."""
-    hex_id = _CASE_HEX.get(person_ref)
-    if hex_id is None:
-        if len(_CASE_HEX) >= _CASE_HEX_LIMIT:
-            _CASE_HEX.clear()
-        hex_id = _CASE_HEX[person_ref] = case_id(person_ref).hex
-    return hex_id
+    return case_id(person_ref).hex
 
 
 def encode_event(event: Event) -> Encoded:
