@@ -316,7 +316,7 @@ class ViewLogic:
             c.execute(f"DELETE FROM {table}")
         for index in INDEXES:
             c.execute(f"DROP INDEX IF EXISTS {index}")
-        log_records: list[Record] = []
+        corrections: list[Record] = []
         read = 0
         workers = default_fold_workers() if workers is None else workers
         with _fold_pool(workers) as pool:
@@ -324,9 +324,10 @@ class ViewLogic:
 
             def store(counted: tuple[int, Folded]) -> None:
                 nonlocal read
-                count, (facts, contacts, cases, logs) = counted
+                count, (facts, contacts, cases, logs, log_corrections) = counted
                 self.insert_case_rows(c, facts, contacts, cases)
-                log_records.extend(logs)
+                self._insert_log_rows(c, logs)
+                corrections.extend(log_corrections)
                 read += count
                 if progress:
                     progress(read, position)
@@ -342,31 +343,20 @@ class ViewLogic:
                         store(pending.popleft().result())
             while pending:
                 store(pending.popleft().result())
-            # The log tables need every log record (a correction may target any log), so
-            # they are folded last, by a worker, while this process indexes the case tables.
-            logs: Future[LogRows] | None = (
-                pool.submit(log_rows, log_records) if pool is not None and log_records else None
-            )
-            for statement in _CREATE_INDEXES:
-                if statement.split(" ON ")[1].startswith(("facts", "contacts")):
-                    c.execute(statement)
-            if logs is not None:
-                self._insert_log_rows(c, logs.result())
-            elif log_records:
-                self._insert_log_rows(c, log_rows(log_records))
         for statement in _CREATE_INDEXES:
-            c.execute(statement)  # IF NOT EXISTS: the log tables' indexes
+            c.execute(statement)
+        # Each batch folded its own log streams; a correction of a log event may sit in
+        # another batch than its target, so the targets of every log correction are
+        # projected again from all their records, as an incremental update would.
+        if corrections:
+            self._apply_logs(c, corrections)
         if progress:
             progress(read, position)
         return read
 
-    def _apply_logs(self, c: Cursor, new: list[Record], fresh: bool = False) -> None:
+    def _apply_logs(self, c: Cursor, new: list[Record]) -> None:
         """Store new log records and rewrite the rows of every log event they touch (the
-        event itself, or the target of a correction) from all records about it. In a
-        rebuild (``fresh``) the new records are all there is."""
-        if fresh:
-            self._insert_log_rows(c, log_rows(new))
-            return
+        event itself, or the target of a correction) from all records about it."""
         c.executemany(
             "INSERT INTO log_events VALUES (?,?,?) ON CONFLICT (event_id) DO NOTHING",
             _log_event_rows(new),
@@ -483,7 +473,10 @@ def _case_row(state: Any) -> tuple[Any, ...]:
     return tuple(values)
 
 
-Folded = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[Record]]
+# A batch's fact, contact and case rows, its log streams' rows, and its log corrections.
+Folded = tuple[
+    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], "LogRows", list[Record]
+]
 
 
 def _streams(rows: Iterator[tuple[Any, str, Any]]) -> Iterator[list[tuple[str, bytes]]]:
@@ -514,8 +507,8 @@ def _stream_batches(
 
 def fold_streams(batch: list[list[tuple[str, bytes]]]) -> Folded:
     """Decode and fold a batch of whole streams (runs in a fold worker): the rows of each
-    case, and the log streams' records (log rows depend on corrections from any log, so
-    the caller projects them together at the end)."""
+    case, the rows of the batch's log streams, and the batch's corrections of log events
+    (their targets may be in other batches: the caller projects those targets again)."""
     facts: list[tuple[Any, ...]] = []
     contacts: list[tuple[Any, ...]] = []
     cases: list[tuple[Any, ...]] = []
@@ -537,7 +530,8 @@ def fold_streams(batch: list[list[tuple[str, bytes]]]) -> Folded:
             facts.extend(fact_rows)
             contacts.extend(contact_rows)
             cases.append(case_row)
-    return facts, contacts, cases, logs
+        corrections = [r for r in logs if r["type"] == "CorrectionRecorded"]
+        return facts, contacts, cases, log_rows(logs), corrections
 
 
 def count_and_fold(batch: list[list[tuple[str, bytes]]]) -> tuple[int, Folded]:

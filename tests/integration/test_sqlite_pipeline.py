@@ -235,9 +235,10 @@ def test_a_crash_in_a_full_rebuild_leaves_nothing_half_done(
 def test_rebuild_with_fold_workers_equals_serial_rebuild_and_incremental_catch_up(
     tmp_path: Path,
 ) -> None:
-    """The rebuild folds batches of streams in worker processes and the log tables last;
-    whatever the number of workers, it writes the read model that projecting the log
-    chunk by chunk writes."""
+    """The rebuild folds batches of streams, log streams included, in worker processes, then
+    projects again the targets of log corrections that sat in other batches; whatever the
+    number of workers, it writes the read model that projecting the log chunk by chunk
+    writes."""
     records = _records(5)
     source = _write(tmp_path / "events.jsonl", records)
     models = {}
