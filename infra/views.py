@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from itertools import islice
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteTrackingRecorder
@@ -104,6 +104,12 @@ SCHEMA: tuple[str, ...] = (
 )
 
 _IN_CHUNK = 500
+
+# The standard library's sqlite3 binds None through its adapter protocol, whose failed
+# attribute lookups make a NULL cost far more than a string: a row of 21 NULLs took 7.4 us
+# to insert, 3.5 us with this adapter, which is found by one dict lookup and returns None as
+# it is. Read-model rows are mostly NULLs (a contacted person's case row has 13).
+sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
 
 
 def _loads(state: bytes | str | memoryview) -> Any:
