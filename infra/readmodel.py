@@ -17,13 +17,12 @@ from typing import Any
 import pandas as pd
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.utils import get_topic
-from pydantic_core import from_json
 
 from domain.case import Case
 from infra.app import LedgerApplication
 from infra.settings import Settings
 from infra.store import EventStore, StoredRow, open_store
-from infra.views import CASE_COLUMNS, SQLiteLedgerView
+from infra.views import CASE_COLUMNS, SQLiteLedgerView, loads_state
 from projections.case_history import CONTACT_COLUMNS, FACT_COLUMNS, as_of_bound
 from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS
 from projections.projection import Changes, record_from_state
@@ -60,7 +59,7 @@ def changes_from_rows(rows: list[StoredRow]) -> Changes:
         if row.topic.startswith(CASE_TOPIC_PREFIX):
             changes.case_streams.add(row.originator_id)
         elif not row.topic.endswith(".Opened"):
-            record = record_from_state(row.topic, from_json(row.state))
+            record = record_from_state(row.topic, loads_state(row.state))
             if record is not None:
                 changes.log_records.append(record)
     return changes

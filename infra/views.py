@@ -112,15 +112,18 @@ _IN_CHUNK = 500
 sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
 
 
-def _loads(state: bytes | str | memoryview) -> Any:
-    """Stored state as JSON values, parsed by pydantic-core (about twice as fast as the
-    standard library's parser, which a rebuild runs on every stored event)."""
+def loads_state(state: bytes | str | memoryview) -> Any:
+    """Stored state as JSON values, parsed by pydantic-core (three times as fast as the
+    standard library's parser, which a rebuild runs on every stored event). Only keys go
+    through its string cache: values are mostly unique (ids, timestamps), and caching them
+    made a parse 1.3 to 2.2 us against 1.0 us."""
     if isinstance(state, memoryview):
         state = bytes(state)
-    return from_json(state)
+    return from_json(state, cache_strings="keys")
 
 
 _CASE_TOPIC_PREFIX = get_topic(Case) + "."
+_CASE_TOPIC_LENGTH = len(_CASE_TOPIC_PREFIX)
 
 
 class Cursor:
@@ -245,7 +248,7 @@ class ViewLogic:
         )
         pending: dict[str, list[Record]] = {}
         for oid, topic, state in rows:
-            decoded = _loads(state)
+            decoded = loads_state(state)
             record = record_from_state(topic, decoded)
             if record is None:
                 opened[_hex(oid)] = decoded["person_ref"]
@@ -376,7 +379,7 @@ class ViewLogic:
             }
         )
         records = [
-            _loads(row[0])
+            loads_state(row[0])
             for row in c.select_in(
                 "SELECT record FROM log_events WHERE event_id IN ({0}) OR target_event_id IN ({0})",
                 targets,
@@ -523,15 +526,22 @@ def fold_streams(batch: list[list[tuple[str, bytes]]]) -> Folded:
         for stream in batch:
             # A stream starts with its Opened event (version 1), which names the person.
             opened_topic, opened_state = stream[0]
+            if not opened_topic.startswith(_CASE_TOPIC_PREFIX):
+                for topic, state in stream[1:]:
+                    record = record_from_state(topic, loads_state(state))
+                    if record is not None:
+                        logs.append(record)
+                continue
+            # The fold reads a record's fields by name, so a case event's decoded state,
+            # given its type, serves as its record without being copied into a new dict
+            # (a rebuild does this for every stored event; log records are stored, so
+            # they keep the record's exact fields).
             records: list[Record] = []
             for topic, state in stream[1:]:
-                record = record_from_state(topic, _loads(state))
-                if record is not None:
-                    records.append(record)
-            if not opened_topic.startswith(_CASE_TOPIC_PREFIX):
-                logs.extend(records)
-                continue
-            person_ref = _loads(opened_state)["person_ref"]
+                record = loads_state(state)
+                record["type"] = topic[_CASE_TOPIC_LENGTH:]
+                records.append(record)
+            person_ref = loads_state(opened_state)["person_ref"]
             fact_rows, contact_rows, case_row = case_rows_for(person_ref, records)
             facts.extend(fact_rows)
             contacts.extend(contact_rows)
