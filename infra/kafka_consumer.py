@@ -502,9 +502,8 @@ class EventConsumer:
 
     def _submit(self, polled: dict[TopicPartition, list[Any]]) -> None:
         """Hand each worker the records of its partitions, as one batch. The assignment is
-        fixed (partition modulo workers), not by load: a person's stream then always has the
-        same writer, whose remembered stream versions stay valid; a stream moving between
-        workers would make its next write fail on a stale version and be planned again."""
+        fixed (partition modulo workers), not by load: a partition's batches then always
+        have the same writer, which stores them one after the other in offset order."""
         shares: dict[int, dict[TopicPartition, list[Any]]] = {}
         count = max(len(self._workers), 1)
         for tp, records in polled.items():

@@ -25,6 +25,9 @@ from infra.settings import Settings
 
 _CHUNK = 500
 _VERSION_CACHE_LIMIT = 2_000_000
+# A writer that finds more rows appended by others since it last wrote than this forgets its
+# versions rather than reading them all (it then asks the database per stream, as at first).
+_CATCH_UP_LIMIT = 500_000
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,9 @@ def plan_rows(
 class SQLiteEventStore(EventStore):
     """The embedded default: one SQLite file in WAL mode, no server."""
 
-    def __init__(self, path: Path, *, remember_versions: bool = True) -> None:
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._remember_versions = remember_versions
         # Let eventsourcing create its own tables, exactly as its recorders expect them.
         factory = InfrastructureFactory.construct(
             env=_sqlite_env(path)  # type: ignore[arg-type]
@@ -163,7 +165,15 @@ class SQLiteEventStore(EventStore):
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS event_ids (event_id BLOB PRIMARY KEY) WITHOUT ROWID"
         )
+        # Each stream's last version, exact for every row up to ``_seen_rowid``: before it
+        # plans a batch, a writer reads what others appended since (in the write lock, so
+        # nothing more can come). ``_all_streams``: the cache holds every stream there is
+        # (the store was empty when this connection first wrote), so a stream it lacks is
+        # new, with nothing to ask the database.
         self._versions_cache: dict[str, int] = {}
+        self._seen_rowid: int | None = None
+        self._all_streams = False
+        self.replanned = 0  # batches planned again after a stale version (none expected)
 
     def append(
         self, events: Sequence[Encoded], positions: Mapping[str, int] | None = None
@@ -181,9 +191,11 @@ class SQLiteEventStore(EventStore):
                     if len(inserted) == len(unique)
                     else [e for e in unique if e[0] in inserted]
                 )
-                versions = self._stream_versions(
-                    {e[1] for e in fresh}, trust_cache=attempt == 1 and self._remember_versions
-                )
+                if attempt == 1:
+                    self._catch_up_versions()
+                else:
+                    self._forget_versions()
+                versions = self._stream_versions({e[1] for e in fresh})
                 rows = plan_rows(fresh, versions)
                 db.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", rows)
                 for name, pos in (positions or {}).items():
@@ -196,15 +208,15 @@ class SQLiteEventStore(EventStore):
                 db.execute("COMMIT")
             except sqlite3.IntegrityError:
                 db.execute("ROLLBACK")
-                # Another writer extended a stream whose version this one had cached:
-                # forget those versions and plan again from the database.
-                for e in unique:
-                    self._versions_cache.pop(e[1], None)
+                # Not expected (the cache is brought up to date in the write lock), but a
+                # stale version must never lose an event: plan again from the database.
+                self.replanned += 1
                 if attempt == 2:
                     raise
                 continue
             except BaseException:
                 db.execute("ROLLBACK")
+                self._forget_versions()
                 raise
             self._remember(rows)
             return AppendResult(appended=len(fresh), duplicates=len(events) - len(fresh))
@@ -223,19 +235,44 @@ class SQLiteEventStore(EventStore):
             inserted.update(row[0] for row in self._db.execute(sql, chunk))
         return inserted
 
-    def _stream_versions(self, oids: set[str], trust_cache: bool) -> dict[str, int]:
-        """Each stream's last stored version (absent: a new stream). Versions this process
-        wrote are cached; a stale one (another writer appended meanwhile) makes the insert
-        fail on the primary key, and ``append`` then plans again without the cache."""
+    def _catch_up_versions(self) -> None:
+        """Bring the version cache up to date with the rows other writers (other workers of
+        this ingest, a consumer, an eventsourcing application) appended since this
+        connection last looked: one scan of those rows, in the write lock. Far cheaper than
+        asking for each stream's version: 0.6 against 5.5 us an event."""
+        last = int(self._db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0)
+        if self._seen_rowid is None or last - self._seen_rowid > _CATCH_UP_LIMIT:
+            self._forget_versions()
+            self._all_streams = last == 0
+        elif last > self._seen_rowid:
+            # Row ids grow with each append, and so do a stream's versions: a stream's last
+            # row in row-id order holds its last version.
+            self._versions_cache.update(
+                self._db.execute(
+                    "SELECT originator_id, originator_version FROM stored_events "
+                    "WHERE rowid > ? ORDER BY rowid",
+                    (self._seen_rowid,),
+                )
+            )
+        self._seen_rowid = last
+
+    def _forget_versions(self) -> None:
+        self._versions_cache.clear()
+        self._seen_rowid = None
+        self._all_streams = False
+
+    def _stream_versions(self, oids: set[str]) -> dict[str, int]:
+        """Each stream's last stored version (absent: a new stream): from the cache, else
+        from the database, unless the cache holds every stream."""
         cache = self._versions_cache
         versions: dict[str, int] = {}
         missing: list[str] = []
         for oid in oids:
-            known = cache.get(oid) if trust_cache else None
-            if known is None:
-                missing.append(oid)
-            else:
+            known = cache.get(oid)
+            if known is not None:
                 versions[oid] = known
+            elif not self._all_streams:
+                missing.append(oid)
         for i in range(0, len(missing), _CHUNK):
             chunk = missing[i : i + _CHUNK]
             sql = (
@@ -246,18 +283,18 @@ class SQLiteEventStore(EventStore):
         return versions
 
     def _remember(self, rows: list[tuple[str, int, str, bytes]]) -> None:
-        if not self._remember_versions:
-            return
         cache = self._versions_cache
         if len(cache) > _VERSION_CACHE_LIMIT:
-            cache.clear()  # bounded memory; a cold cache only costs queries
+            self._forget_versions()  # bounded memory; a cold cache only costs queries
+            return
         for oid, version, _, _ in rows:
             cache[oid] = version
+        if self._seen_rowid is not None:
+            # This transaction's rows came right after every row seen so far.
+            self._seen_rowid += len(rows)
 
     def reopen(self) -> SQLiteEventStore:
-        # Writers take turns on the same streams: a version this connection remembers is
-        # usually stale, so it always asks the database.
-        return SQLiteEventStore(self.path, remember_versions=False)
+        return SQLiteEventStore(self.path)
 
     def position(self, name: str) -> int | None:
         row = self._db.execute(

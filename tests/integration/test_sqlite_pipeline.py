@@ -13,7 +13,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.events import to_record, validate_event
 from infra.app import ledger_application
-from infra.encoding import encode_record
+from infra.encoding import encode_event, encode_record
 from infra.ingest import ingest_file, rejects_path_for
 from infra.readmodel import catch_up, changes_from_rows, open_view, read_inputs
 from infra.settings import Settings
@@ -345,6 +345,35 @@ def test_writing_workers_store_what_one_process_stores_in_file_order(tmp_path: P
     assert stored["workers"] == stored["one"]
 
 
+def test_writers_taking_turns_on_the_same_streams_know_each_others_versions(
+    tmp_path: Path,
+) -> None:
+    """Each writer reads what the others appended since it last wrote, so none plans a
+    batch on a stale version (the database would refuse it, and the batch would be planned
+    again), and a writer that joins a store that already has events asks for versions."""
+    records = [validate_event(r) for r in _records(3)]
+    path = tmp_path / "events.sqlite3"
+    first = SQLiteEventStore(path)
+    second = SQLiteEventStore(path)
+    writers = [first, second]
+    size = 97
+    batches = [records[i : i + size] for i in range(0, len(records), size)]
+    for n, batch in enumerate(batches[:-1]):
+        writers[n % 2].append([encode_event(e) for e in batch])
+    # A third writer opens on a store that already holds the same people's streams.
+    late = SQLiteEventStore(path)
+    late.append([encode_event(e) for e in batches[-1]])
+    assert first.replanned == second.replanned == late.replanned == 0
+    rows = first.read(0, 1_000_000)
+    versions: dict[str, list[int]] = {}
+    for row in rows:
+        versions.setdefault(row.originator_id, []).append(row.originator_version)
+    assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+    assert len(rows) == len(records) + len(versions)
+    for store in (first, second, late):
+        store.close()
+
+
 class _PoisonedStore(SQLiteEventStore):
     """Fails to append the batch holding one given event (in whatever process)."""
 
@@ -356,7 +385,7 @@ class _PoisonedStore(SQLiteEventStore):
         return super().append(events, positions)
 
     def reopen(self) -> _PoisonedStore:
-        return _PoisonedStore(self.path, remember_versions=False)
+        return _PoisonedStore(self.path)
 
 
 def test_a_worker_failing_to_write_fails_the_ingest_without_hanging_the_others(
