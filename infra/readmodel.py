@@ -21,7 +21,7 @@ from eventsourcing.utils import get_topic
 from domain.case import Case
 from infra.app import LedgerApplication
 from infra.settings import Settings
-from infra.store import EventStore, StoredRow, open_store
+from infra.store import EventStore, StoredRow, ensure_database, open_store
 from infra.views import CASE_COLUMNS, SQLiteLedgerView, loads_state
 from projections.case_history import CONTACT_COLUMNS, FACT_COLUMNS, as_of_bound
 from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS
@@ -38,7 +38,7 @@ def open_view(settings: Settings) -> Any:
         from infra.postgres_views import open_postgres_view
 
         return open_postgres_view(settings)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_database(settings.sqlite_path)
     factory = InfrastructureFactory.construct(
         env={  # type: ignore[arg-type]
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",

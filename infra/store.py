@@ -143,6 +143,7 @@ class SQLiteEventStore(EventStore):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        ensure_database(path)
         # Let eventsourcing create its own tables, exactly as its recorders expect them.
         factory = InfrastructureFactory.construct(
             env=_sqlite_env(path)  # type: ignore[arg-type]
@@ -319,6 +320,27 @@ class SQLiteEventStore(EventStore):
 
     def close(self) -> None:
         self._db.close()
+
+
+# SQLite's default page is 4 KiB. Stream ids are name-based, so a batch's inserts land all
+# over the primary-key index, and a commit writes every page they touched to the WAL, a frame
+# (header, checksum, write call) a page. Appending 1M events in batches of 25k ran at 59-68k
+# events/s with 4 KiB pages and 82-99k/s with 16 KiB (32 and 64 KiB did no better).
+PAGE_SIZE = 16384
+
+
+def ensure_database(path: Path) -> None:
+    """Create the database file with the store's page size if there is none yet (the page
+    size is fixed once the file exists), whichever of the store and the view opens it first."""
+    if path.exists() and path.stat().st_size > 0:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    try:
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        db.close()
 
 
 def _sqlite_env(path: Path) -> dict[str, str]:

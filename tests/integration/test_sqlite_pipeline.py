@@ -18,7 +18,7 @@ from infra.ingest import ingest_file, rejects_path_for
 from infra.readmodel import catch_up, changes_from_rows, open_view, read_inputs
 from infra.settings import Settings
 from infra.simulate import load_profile, simulate, write_jsonl
-from infra.store import SQLiteEventStore, open_store
+from infra.store import PAGE_SIZE, SQLiteEventStore, open_store
 from projections.report import build_report, report_tables, report_to_json
 from tests.integration.read_model import READ_MODEL_TABLES, read_model
 
@@ -343,6 +343,23 @@ def test_writing_workers_store_what_one_process_stores_in_file_order(tmp_path: P
                 for r in store.read(0, 10 * len(records))
             }
     assert stored["workers"] == stored["one"]
+
+
+def test_a_new_database_has_the_store_page_size_whoever_creates_it(tmp_path: Path) -> None:
+    """The page size is fixed when the file is made: the store and the view both make it
+    with the store's (larger than SQLite's default, for the append path)."""
+    for first in ("store", "view"):
+        settings = Settings(data_dir=tmp_path / first)
+        if first == "view":
+            open_view(settings).close()
+        with open_store(settings) as store:
+            assert isinstance(store, SQLiteEventStore)
+            assert store._db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE != 4096
+        view = open_view(settings)
+        try:
+            assert view.query("PRAGMA page_size")[0][0] == PAGE_SIZE
+        finally:
+            view.close()
 
 
 def test_writers_taking_turns_on_the_same_streams_know_each_others_versions(
