@@ -451,23 +451,43 @@ def _marks(n: int) -> str:
 
 
 def _contact_rows(versions: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Contact rows per (person, year) with their own validity intervals."""
-    by_year: dict[int, list[tuple[str, Any]]] = {}
-    years = {row.year for v in versions for row in v.contacts}
+    """Contact rows per (person, year) with their own validity intervals: a year's row is
+    valid from the version that gave it its count until the next version that changed that
+    year's count (or dropped the year), whatever other years did in between."""
+    # Each year's changes, (recorded_at, row or None), in one pass over the versions. Most
+    # versions change one year (the one a contact falls in) and the fold reuses the other
+    # years' row objects, so most comparisons are between a row and itself.
+    changes: dict[int, list[tuple[str, Any]]] = {}
+    current: dict[int, Any] = {}
     for v in versions:
-        present = {row.year: row for row in v.contacts}
-        for year in years:
-            by_year.setdefault(year, []).append((v.recorded_at, present.get(year)))
+        t = v.recorded_at
+        for row in v.contacts:
+            year = row.year
+            if current.get(year) != row:
+                current[year] = row
+                changes.setdefault(year, []).append((t, row))
+        if len(current) > len(v.contacts):
+            present = {row.year for row in v.contacts}
+            for year, row in current.items():
+                if row is not None and year not in present:
+                    current[year] = None
+                    changes[year].append((t, None))
+    # A contact row is a tuple of CONTACT_COLUMNS already: its values go in as they are.
     rows: list[tuple[Any, ...]] = []
-    for year_versions in by_year.values():
-        collapsed: list[tuple[str, Any]] = []
-        for t, row in year_versions:
-            if not collapsed or collapsed[-1][1] != row:
-                collapsed.append((t, row))
-        while collapsed and collapsed[0][1] is None:
-            collapsed.pop(0)
-        rows.extend(_versions_rows(collapsed, CONTACT_COLUMNS))
+    for year_changes in changes.values():
+        last = len(year_changes) - 1
+        for i, (t, row) in enumerate(year_changes):
+            if row is not None:
+                tx_to = _canonical(year_changes[i + 1][0]) if i < last else None
+                rows.append((_canonical(t), tx_to, *row))
     return rows
+
+
+def _canonical(timestamp: str) -> str:
+    """:func:`normalise_timestamp`, with its common case (the store's own form) inline."""
+    if len(timestamp) == 27 and timestamp[26] == "Z" and timestamp[19] == ".":
+        return timestamp
+    return normalise_timestamp(timestamp)
 
 
 _CASE_GETTER = attrgetter(*CASE_COLUMNS)
