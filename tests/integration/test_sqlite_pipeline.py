@@ -345,6 +345,22 @@ def test_writing_workers_store_what_one_process_stores_in_file_order(tmp_path: P
     assert stored["workers"] == stored["one"]
 
 
+def test_a_batch_mixing_stored_and_new_events_stores_exactly_the_new_ones(
+    tmp_path: Path,
+) -> None:
+    events = [encode_event(validate_event(r)) for r in _records(2)[:600]]
+    stored, new = events[:400], events[400:]
+    with SQLiteEventStore(tmp_path / "events.sqlite3") as store:
+        assert store.append(stored).appended == len(stored)
+        mixed = [*stored[::3], *new, *stored[1::7]]
+        outcome = store.append(mixed)
+        assert (outcome.appended, outcome.duplicates) == (len(new), len(mixed) - len(new))
+        assert store.append(mixed).appended == 0
+        assert store.count_events() == len(events)
+        states = {bytes(r.state) for r in store.read(0, 10_000)}
+        assert {e.state for e in events} <= states
+
+
 def test_a_new_database_has_the_store_page_size_whoever_creates_it(tmp_path: Path) -> None:
     """The page size is fixed when the file is made: the store and the view both make it
     with the store's (larger than SQLite's default, for the append path)."""
