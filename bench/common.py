@@ -6,6 +6,7 @@ import json
 import resource
 import statistics
 import sys
+import time
 from typing import Any
 
 # This kind of machine drifts by up to half within minutes: targets near a figure are met in
@@ -22,6 +23,21 @@ def rounded(runs: list[float]) -> list[float]:
     return [round(r, 1) for r in runs]
 
 
+def cpu_probe_ns() -> float:
+    """Nanoseconds per iteration of a fixed pure-Python loop, best of three: how fast this
+    machine runs Python at the time a figure is printed. On this kind of machine the same
+    loop ran 1.7 times slower at one time than at another within an hour, and every
+    figure drifts with it; the probe lets figures from different times be compared."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best * 1e3
+
+
 def emit(
     name: str,
     value: float,
@@ -35,6 +51,7 @@ def emit(
         line["baseline"] = round(baseline, 3)
         line["ratio"] = round(ratio if ratio is not None else value / baseline, 3)
     line.update(extra)
+    line["cpu_probe_ns"] = round(cpu_probe_ns(), 1)
     print(json.dumps(line), flush=True)
 
 
