@@ -478,16 +478,9 @@ def _contact_rows(versions: Sequence[Any]) -> list[tuple[Any, ...]]:
         last = len(year_changes) - 1
         for i, (t, row) in enumerate(year_changes):
             if row is not None:
-                tx_to = _canonical(year_changes[i + 1][0]) if i < last else None
-                rows.append((_canonical(t), tx_to, *row))
+                tx_to = normalise_timestamp(year_changes[i + 1][0]) if i < last else None
+                rows.append((normalise_timestamp(t), tx_to, *row))
     return rows
-
-
-def _canonical(timestamp: str) -> str:
-    """:func:`normalise_timestamp`, with its common case (the store's own form) inline."""
-    if len(timestamp) == 27 and timestamp[26] == "Z" and timestamp[19] == ".":
-        return timestamp
-    return normalise_timestamp(timestamp)
 
 
 _CASE_GETTER = attrgetter(*CASE_COLUMNS)
