@@ -141,7 +141,6 @@ class SQLiteEventStore(EventStore):
     """The embedded default: one SQLite file in WAL mode, no server."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         ensure_database(path)
         # Let eventsourcing create its own tables, exactly as its recorders expect them.
