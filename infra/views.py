@@ -567,8 +567,13 @@ def count_and_fold(batch: list[list[tuple[str, bytes]]]) -> tuple[int, Folded]:
     return sum(len(stream) for stream in batch), fold_streams(batch)
 
 
-# A rebuild on SQLite splits the stream ids (hex text) into this many ranges, one task each.
+# A rebuild on SQLite splits the case streams' ids (hex text) into this many ranges, and the
+# log events' positions into this many, one task each.
 _RANGES = 64
+_LOG_RANGES = 16
+
+# Case events' topics sort between these two strings (``.`` is followed by ``/``).
+_CASE_TOPICS = (_CASE_TOPIC_PREFIX, _CASE_TOPIC_PREFIX[:-1] + "/")
 
 
 def _range_bounds(ranges: int) -> list[tuple[str, str | None]]:
@@ -577,26 +582,73 @@ def _range_bounds(ranges: int) -> list[tuple[str, str | None]]:
     return [(lo, starts[i + 1] if i + 1 < len(starts) else None) for i, lo in enumerate(starts)]
 
 
+def _read_only(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)
+    db.execute(f"PRAGMA mmap_size={REBUILD_MMAP_BYTES}")
+    db.execute("PRAGMA cache_size=-65536")
+    return db
+
+
 def fold_range(path: str, lo: str, hi: str | None, position: int) -> tuple[int, Folded]:
-    """Read and fold every stream whose id is in [lo, hi) (runs in a fold worker, on a
+    """Read and fold every case stream whose id is in [lo, hi) (runs in a fold worker, on a
     read-only connection of its own). Stored events up to ``position`` were committed before
     the rebuild took the write lock and are never changed, so this connection reads exactly
     the events the rebuild's transaction would."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)
+    db = _read_only(path)
     try:
-        db.execute(f"PRAGMA mmap_size={REBUILD_MMAP_BYTES}")
-        db.execute("PRAGMA cache_size=-65536")
         bound = "" if hi is None else "AND originator_id < ? "
         rows = db.execute(
             "SELECT originator_id, topic, state FROM stored_events "
-            f"WHERE originator_id >= ? {bound}AND rowid <= ? "
+            f"WHERE originator_id >= ? {bound}AND rowid <= ? AND topic >= ? AND topic < ? "
             "ORDER BY originator_id, originator_version",
-            (lo, position) if hi is None else (lo, hi, position),
+            (lo, position, *_CASE_TOPICS) if hi is None else (lo, hi, position, *_CASE_TOPICS),
         )
         streams = list(_streams(rows))
     finally:
         db.close()
     return count_and_fold(streams)
+
+
+def fold_log_range(path: str, after: int, upto: int) -> tuple[int, Folded]:
+    """Read and fold the events of log streams (every stream not a case's) stored at
+    positions (after, upto] (runs in a fold worker). A log stream holds a year of hotline
+    calls or of a place's outreach, tens of thousands of events: read by position, not by
+    stream, the logs spread evenly over the tasks, however few and large they are. A log
+    record's rows do not depend on other records of its stream, only on corrections, which
+    the rebuild applies again at the end."""
+    db = _read_only(path)
+    try:
+        rows = db.execute(
+            "SELECT topic, state FROM stored_events "
+            "WHERE rowid > ? AND rowid <= ? AND NOT (topic >= ? AND topic < ?)",
+            (after, upto, *_CASE_TOPICS),
+        ).fetchall()
+    finally:
+        db.close()
+    with _no_gc():
+        records = [record_from_state(topic, loads_state(state)) for topic, state in rows]
+        logs = [r for r in records if r is not None]
+        corrections = [r for r in logs if r["type"] == "CorrectionRecorded"]
+        return len(rows), ([], [], [], log_rows(logs), corrections)
+
+
+def _sqlite_fold_tasks(
+    path: str, position: int
+) -> Iterator[tuple[Callable[..., tuple[int, Folded]], tuple[Any, ...]]]:
+    """Case ranges and log ranges, interleaved so that the rebuilding process gets rows to
+    write at an even pace, and small tasks first, so it starts writing soon."""
+    cases = [(fold_range, (path, lo, hi, position)) for lo, hi in _range_bounds(_RANGES)]
+    step = max(1, -(-position // _LOG_RANGES))
+    logs = [
+        (fold_log_range, (path, after, min(after + step, position)))
+        for after in range(0, position, step)
+    ]
+    per_log = max(1, len(cases) // max(1, len(logs)))
+    for i, case_task in enumerate(cases):
+        yield case_task
+        if (i + 1) % per_log == 0 and logs:
+            yield logs.pop(0)
+    yield from logs
 
 
 def default_fold_workers() -> int:
@@ -643,8 +695,7 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
             # In memory, or readers would wait for this transaction: scan here instead.
             yield from super().fold_tasks(c, position, batch_streams)
             return
-        for lo, hi in _range_bounds(_RANGES):
-            yield fold_range, (path, lo, hi, position)
+        yield from _sqlite_fold_tasks(path, position)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
