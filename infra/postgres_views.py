@@ -60,8 +60,19 @@ class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
     position_column = "notification_id"
 
     def _create_table(self, curs: PgCursor[DictRow]) -> None:
+        # Under the DDL lock (``open_postgres_view``): one process at a time migrates.
         super()._create_table(curs)
-        self.create_view_tables(_PgCursor(curs, "%s"))
+        # Tuples, not eventsourcing's dict rows, in the same transaction.
+        with curs.connection.cursor(row_factory=tuple_row) as tuples:
+            self.create_view_tables(_PgCursor(tuples, "%s"))
+
+    def forget_position(self, c: Cursor) -> None:
+        c.execute(
+            sql.SQL("DELETE FROM {} WHERE application_name = %s")
+            .format(sql.Identifier(self.datastore.schema, self.tracking_table_name))
+            .as_string(None),
+            (APPLICATION_NAME,),
+        )
 
     @contextmanager
     def _transaction(self, *, commit: bool) -> Iterator[PgCursor[Any]]:

@@ -61,7 +61,7 @@ def changes_from_rows(rows: list[StoredRow]) -> Changes:
         elif not row.topic.endswith(".Opened"):
             record = record_from_state(row.topic, loads_state(row.state))
             if record is not None:
-                changes.log_records.append(record)
+                changes.log_records.append((row.notification_id, record))
     return changes
 
 

@@ -6,8 +6,9 @@ the store's own table in the same transaction: a person has a handful of events,
 store's primary key already indexes them by stream.
 
 Tables (the same on both databases):
-- ``log_events``: projected hotline and outreach records and their corrections, so that a
-  log event's corrections can be applied again whatever order they arrive in.
+- ``log_events``: where in the store each projected hotline and outreach record and each
+  correction of one is, so that a log event's corrections can be applied again whatever
+  order they arrive in.
 - ``cases``: the current state of every case, for case workers.
 - ``facts``, ``contacts``, ``hotline``, ``outreach``: bitemporal rows valid in transaction
   time from ``tx_from`` until ``tx_to`` (NULL while valid). A report as of D reads the rows
@@ -19,12 +20,11 @@ Every ``apply`` runs in one transaction with the tracking record of the last eve
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import os
 import sqlite3
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
@@ -80,9 +80,18 @@ def _ddl(table: str, columns: Sequence[str], extra: str = "") -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols}{extra})"
 
 
-# Secondary indexes: a rebuild drops them and builds each once at the end, which is several
-# times cheaper than keeping them up to date through a million inserts.
+# The read model's layout. The tables are derived from the store: a view whose recorded
+# version differs is dropped and built again from the store by the next catch-up (a version is
+# bumped whenever a table below changes shape).
+VIEW_SCHEMA_VERSION = 2
+# In the order an update writes them (so a rebuild takes its locks in the same order).
+VIEW_TABLES: tuple[str, ...] = ("facts", "contacts", "cases", "log_events", "hotline", "outreach")
+
+# Indexes: a rebuild drops them and builds each once at the end, which is several times
+# cheaper than keeping them up to date through a million inserts (a case row went in at 7.8 us
+# with its key indexed, 5.5 us without).
 INDEXES: dict[str, str] = {
+    "cases_person": "cases (person_ref)",
     "log_events_target": "log_events (target_event_id)",
     "facts_person": "facts (person_ref)",
     "facts_tx": "facts (tx_from, tx_to)",
@@ -90,18 +99,26 @@ INDEXES: dict[str, str] = {
     "hotline_event": "hotline (event_id)",
     "outreach_event": "outreach (event_id)",
 }
-_CREATE_INDEXES = tuple(f"CREATE INDEX IF NOT EXISTS {n} ON {on}" for n, on in INDEXES.items())
+_UNIQUE_INDEXES = frozenset({"cases_person"})  # a case row per person: the upsert's target
+_CREATE_INDEXES = tuple(
+    f"CREATE {'UNIQUE ' if n in _UNIQUE_INDEXES else ''}INDEX IF NOT EXISTS {n} ON {on}"
+    for n, on in INDEXES.items()
+)
 
 SCHEMA: tuple[str, ...] = (
+    # A log record's position in the store: its record is read from there when a correction
+    # makes its rows change.
     "CREATE TABLE IF NOT EXISTS log_events (event_id TEXT PRIMARY KEY, target_event_id TEXT, "
-    "record TEXT)",
-    _ddl("cases", CASE_COLUMNS, ", PRIMARY KEY (person_ref)"),
+    "position BIGINT)",
+    _ddl("cases", CASE_COLUMNS),
     _ddl("facts", ("tx_from", "tx_to", *FACT_COLUMNS)),
     _ddl("contacts", ("tx_from", "tx_to", *CONTACT_COLUMNS)),
     _ddl("hotline", ("tx_from", "tx_to", *HOTLINE_COLUMNS)),
     _ddl("outreach", ("tx_from", "tx_to", *OUTREACH_COLUMNS)),
     *_CREATE_INDEXES,
 )
+
+_CREATE_VIEW_SCHEMA = "CREATE TABLE IF NOT EXISTS view_schema (version BIGINT NOT NULL)"
 
 _IN_CHUNK = 500
 
@@ -224,9 +241,40 @@ class ViewLogic:
     events_table = "stored_events"
     position_column = "rowid"
 
+    def view_version(self, c: Cursor) -> int | None:
+        """The layout version of the read model in the database (None before there is one,
+        or for a read model older than versions)."""
+        rows = c.execute("SELECT version FROM view_schema")
+        return int(rows[0][0]) if rows else None
+
     def create_view_tables(self, c: Cursor) -> None:
+        """The read-model tables at ``VIEW_SCHEMA_VERSION``. A read model of another layout
+        is dropped, with its tracked position, so the next catch-up builds it again from the
+        store; one written by a newer version of this code is refused, not dropped. The
+        caller holds the database's write lock (or DDL lock), so two processes cannot both
+        migrate."""
+        c.execute(_CREATE_VIEW_SCHEMA)
+        current = self.view_version(c)
+        if current == VIEW_SCHEMA_VERSION:
+            # Nothing to create. Not even "IF NOT EXISTS": on PostgreSQL, CREATE INDEX locks
+            # its table before it looks, and deadlocks with a projection writing the tables.
+            return
+        if current is not None and current > VIEW_SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the read model has layout {current}, written by a newer CMM Ledger; this "
+                f"one reads layout {VIEW_SCHEMA_VERSION}: upgrade it"
+            )
+        for table in VIEW_TABLES:
+            c.execute(f"DROP TABLE IF EXISTS {table}")
+        self.forget_position(c)
+        c.execute("DELETE FROM view_schema")
+        c.execute("INSERT INTO view_schema VALUES (?)", (VIEW_SCHEMA_VERSION,))
         for statement in SCHEMA:
             c.execute(statement)
+
+    def forget_position(self, c: Cursor) -> None:
+        """Delete the view's tracked position (the next catch-up starts from the first event)."""
+        raise NotImplementedError
 
     def apply_changes(self, c: Cursor, changes: Changes, position: int) -> None:
         if changes.case_streams:
@@ -281,11 +329,17 @@ class ViewLogic:
         fact_rows: Sequence[tuple[Any, ...]],
         contact_rows: Sequence[tuple[Any, ...]],
         case_rows: Sequence[tuple[Any, ...]],
+        fresh: bool = False,
     ) -> None:
+        """Insert rows; ``fresh``: the persons have no case row yet (a rebuild, which has
+        dropped the index the upsert needs)."""
         c.executemany(f"INSERT INTO facts VALUES ({_marks(2 + len(FACT_COLUMNS))})", fact_rows)
         c.executemany(
             f"INSERT INTO contacts VALUES ({_marks(2 + len(CONTACT_COLUMNS))})", contact_rows
         )
+        if fresh:
+            c.executemany(f"INSERT INTO cases VALUES ({_marks(len(CASE_COLUMNS))})", case_rows)
+            return
         updates = ", ".join(f"{col} = excluded.{col}" for col in CASE_COLUMNS[1:])
         c.executemany(
             f"INSERT INTO cases VALUES ({_marks(len(CASE_COLUMNS))}) "
@@ -293,10 +347,10 @@ class ViewLogic:
             case_rows,
         )
 
-    def _scan(self, c: Cursor, position: int) -> Iterator[tuple[Any, str, Any]]:
+    def _scan(self, c: Cursor, position: int) -> Iterator[StoredEvent]:
         """The store up to ``position`` in primary-key order: each stream's events together."""
-        rows: Iterator[tuple[Any, str, Any]] = c.iterate(
-            f"SELECT originator_id, topic, state FROM {self.events_table} "
+        rows: Iterator[StoredEvent] = c.iterate(
+            f"SELECT originator_id, topic, state, {self.position_column} FROM {self.events_table} "
             f"WHERE {self.position_column} <= {int(position)} "
             "ORDER BY originator_id, originator_version"
         )
@@ -321,11 +375,11 @@ class ViewLogic:
         """Rebuild every read-model table from the store up to ``position``, in ``c``'s
         transaction. The store is scanned in primary-key order, so each stream's events come
         together and each person is folded exactly once. Returns the events read."""
-        for table in ("facts", "contacts", "cases", "hotline", "outreach", "log_events"):
+        for table in VIEW_TABLES:
             c.execute(f"DELETE FROM {table}")
         for index in INDEXES:
             c.execute(f"DROP INDEX IF EXISTS {index}")
-        corrections: list[Record] = []
+        corrections: list[LogRecord] = []
         read = 0
         workers = default_fold_workers() if workers is None else workers
         with _fold_pool(workers) as pool:
@@ -334,7 +388,7 @@ class ViewLogic:
             def store(counted: tuple[int, Folded]) -> None:
                 nonlocal read
                 count, (facts, contacts, cases, logs, log_corrections) = counted
-                self.insert_case_rows(c, facts, contacts, cases)
+                self.insert_case_rows(c, facts, contacts, cases, fresh=True)
                 self._insert_log_rows(c, logs)
                 corrections.extend(log_corrections)
                 read += count
@@ -363,9 +417,10 @@ class ViewLogic:
             progress(read, position)
         return read
 
-    def _apply_logs(self, c: Cursor, new: list[Record]) -> None:
+    def _apply_logs(self, c: Cursor, new: list[LogRecord]) -> None:
         """Store new log records and rewrite the rows of every log event they touch (the
-        event itself, or the target of a correction) from all records about it."""
+        event itself, or the target of a correction) from all records about it, read from
+        the store."""
         c.executemany(
             "INSERT INTO log_events VALUES (?,?,?) ON CONFLICT (event_id) DO NOTHING",
             _log_event_rows(new),
@@ -375,15 +430,25 @@ class ViewLogic:
                 r["payload"]["target_event_id"]
                 if r["type"] == "CorrectionRecorded"
                 else r["event_id"]
-                for r in new
+                for _, r in new
             }
         )
-        records = [
-            loads_state(row[0])
+        positions = [
+            row[0]
             for row in c.select_in(
-                "SELECT record FROM log_events WHERE event_id IN ({0}) OR target_event_id IN ({0})",
+                "SELECT position FROM log_events "
+                "WHERE event_id IN ({0}) OR target_event_id IN ({0})",
                 targets,
             )
+        ]
+        records = [
+            record
+            for topic, state in c.select_in(
+                f"SELECT topic, state FROM {self.events_table} "
+                f"WHERE {self.position_column} IN ({{}})",
+                positions,
+            )
+            if (record := record_from_state(topic, loads_state(state))) is not None
         ]
         c.select_in("DELETE FROM hotline WHERE event_id IN ({})", targets)
         c.select_in("DELETE FROM outreach WHERE event_id IN ({})", targets)
@@ -403,8 +468,12 @@ class ViewLogic:
 LogRows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
-def _log_event_rows(records: list[Record]) -> list[tuple[Any, ...]]:
-    return [(r["event_id"], r["payload"].get("target_event_id"), json.dumps(r)) for r in records]
+# A log record and its position in the store.
+LogRecord = tuple[int, Record]
+
+
+def _log_event_rows(records: list[LogRecord]) -> list[tuple[Any, ...]]:
+    return [(r["event_id"], r["payload"].get("target_event_id"), p) for p, r in records]
 
 
 def _hotline_outreach_rows(
@@ -422,11 +491,11 @@ def _hotline_outreach_rows(
     return hotline, outreach
 
 
-def log_rows(records: list[Record]) -> LogRows:
+def log_rows(records: list[LogRecord]) -> LogRows:
     """Every row of the log tables when ``records`` are all the log records there are (a
     rebuild; runs in a fold worker there)."""
     with _no_gc():
-        return (_log_event_rows(records), *_hotline_outreach_rows(records))
+        return (_log_event_rows(records), *_hotline_outreach_rows([r for _, r in records]))
 
 
 def _hex(originator_id: Any) -> str:
@@ -497,60 +566,72 @@ def _case_row(state: Any) -> tuple[Any, ...]:
 
 # A batch's fact, contact and case rows, its log streams' rows, and its log corrections.
 Folded = tuple[
-    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], "LogRows", list[Record]
+    list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], LogRows, list[LogRecord]
 ]
+# A stored event as the fold reads it: stream id, topic, state and position in the store.
+StoredEvent = tuple[Any, str, Any, int]
 
 
-def _streams(rows: Iterator[tuple[Any, str, Any]]) -> Iterator[list[tuple[str, bytes]]]:
-    """The store's rows in stream order, a stream at a time: (topic, state) pairs with the
-    ``Opened`` event first. States stay undecoded: decoding is part of the work the fold
-    workers share."""
-    stream: list[tuple[str, bytes]] = []
+# A stream as the fold reads it: (topic, state, position) of each event, ``Opened`` first.
+Stream = list[tuple[str, bytes, int]]
+
+
+def _streams(rows: Iterator[StoredEvent]) -> Iterator[Stream]:
+    """The store's rows in stream order, a stream at a time. States stay undecoded:
+    decoding is part of the work the fold workers share."""
+    stream: Stream = []
     current: Any = None
-    for oid, topic, state in rows:
+    for oid, topic, state, position in rows:
         if oid != current:
             if stream:
                 yield stream
             stream = []
             current = oid
-        stream.append((topic, bytes(state) if isinstance(state, memoryview) else state))
+        stream.append((topic, bytes(state) if isinstance(state, memoryview) else state, position))
     if stream:
         yield stream
 
 
-def _stream_batches(
-    rows: Iterator[tuple[Any, str, Any]], size: int
-) -> Iterator[list[list[tuple[str, bytes]]]]:
+def _stream_batches(rows: Iterator[StoredEvent], size: int) -> Iterator[list[Stream]]:
     """Whole streams, ``size`` to a batch."""
     streams = _streams(rows)
     while batch := list(islice(streams, size)):
         yield batch
 
 
-def fold_streams(batch: list[list[tuple[str, bytes]]]) -> Folded:
+def _log_records(events: Iterable[tuple[str, bytes, int]]) -> list[LogRecord]:
+    """Log events (topic, state, position) as records with their positions, but for
+    ``Opened`` events."""
+    records = ((p, record_from_state(topic, loads_state(state))) for topic, state, p in events)
+    return [(p, r) for p, r in records if r is not None]
+
+
+def _log_folded(records: list[LogRecord]) -> tuple[LogRows, list[LogRecord]]:
+    """The log rows of ``records``, and those that are corrections (their targets may be in
+    other batches: the caller projects those targets again)."""
+    corrections = [(p, r) for p, r in records if r["type"] == "CorrectionRecorded"]
+    return log_rows(records), corrections
+
+
+def fold_streams(batch: list[Stream]) -> Folded:
     """Decode and fold a batch of whole streams (runs in a fold worker): the rows of each
-    case, the rows of the batch's log streams, and the batch's corrections of log events
-    (their targets may be in other batches: the caller projects those targets again)."""
+    case, the rows of the batch's log streams, and the batch's corrections of log events."""
     facts: list[tuple[Any, ...]] = []
     contacts: list[tuple[Any, ...]] = []
     cases: list[tuple[Any, ...]] = []
-    logs: list[Record] = []
+    logs: list[LogRecord] = []
     with _no_gc():
         for stream in batch:
             # A stream starts with its Opened event (version 1), which names the person.
-            opened_topic, opened_state = stream[0]
+            opened_topic, opened_state, _ = stream[0]
             if not opened_topic.startswith(_CASE_TOPIC_PREFIX):
-                for topic, state in stream[1:]:
-                    record = record_from_state(topic, loads_state(state))
-                    if record is not None:
-                        logs.append(record)
+                logs.extend(_log_records(stream))
                 continue
             # The fold reads a record's fields by name, so a case event's decoded state,
             # given its type, serves as its record without being copied into a new dict
-            # (a rebuild does this for every stored event; log records are stored, so
-            # they keep the record's exact fields).
+            # (a rebuild does this for every stored event).
             records: list[Record] = []
-            for topic, state in stream[1:]:
+            for topic, state, _ in stream[1:]:
                 record = loads_state(state)
                 record["type"] = topic[_CASE_TOPIC_LENGTH:]
                 records.append(record)
@@ -559,11 +640,10 @@ def fold_streams(batch: list[list[tuple[str, bytes]]]) -> Folded:
             facts.extend(fact_rows)
             contacts.extend(contact_rows)
             cases.append(case_row)
-        corrections = [r for r in logs if r["type"] == "CorrectionRecorded"]
-        return facts, contacts, cases, log_rows(logs), corrections
+        return facts, contacts, cases, *_log_folded(logs)
 
 
-def count_and_fold(batch: list[list[tuple[str, bytes]]]) -> tuple[int, Folded]:
+def count_and_fold(batch: list[Stream]) -> tuple[int, Folded]:
     return sum(len(stream) for stream in batch), fold_streams(batch)
 
 
@@ -598,7 +678,7 @@ def fold_range(path: str, lo: str, hi: str | None, position: int) -> tuple[int, 
     try:
         bound = "" if hi is None else "AND originator_id < ? "
         rows = db.execute(
-            "SELECT originator_id, topic, state FROM stored_events "
+            "SELECT originator_id, topic, state, rowid FROM stored_events "
             f"WHERE originator_id >= ? {bound}AND rowid <= ? AND topic >= ? AND topic < ? "
             "ORDER BY originator_id, originator_version",
             (lo, position, *_CASE_TOPICS) if hi is None else (lo, hi, position, *_CASE_TOPICS),
@@ -619,17 +699,14 @@ def fold_log_range(path: str, after: int, upto: int) -> tuple[int, Folded]:
     db = _read_only(path)
     try:
         rows = db.execute(
-            "SELECT topic, state FROM stored_events "
+            "SELECT topic, state, rowid FROM stored_events "
             "WHERE rowid > ? AND rowid <= ? AND NOT (topic >= ? AND topic < ?)",
             (after, upto, *_CASE_TOPICS),
         ).fetchall()
     finally:
         db.close()
     with _no_gc():
-        records = [record_from_state(topic, loads_state(state)) for topic, state in rows]
-        logs = [r for r in records if r is not None]
-        corrections = [r for r in logs if r["type"] == "CorrectionRecorded"]
-        return len(rows), ([], [], [], log_rows(logs), corrections)
+        return len(rows), ([], [], [], *_log_folded(_log_records(rows)))
 
 
 def _sqlite_fold_tasks(
@@ -675,8 +752,22 @@ def _fold_pool(count: int) -> Iterator[ProcessPoolExecutor | None]:
 class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
     """The read model in SQLite, with eventsourcing's tracking table in the same file."""
 
+    def create_table(self) -> None:
+        super().create_table()  # eventsourcing's tracking table
+        with self.datastore.transaction(commit=False) as c:
+            if self.view_version(Cursor(c, "?")) == VIEW_SCHEMA_VERSION:
+                return  # the common case, which takes no lock
+        with self.datastore.transaction(commit=True) as c:
+            # A write first: it takes the write lock, and with it a snapshot that no other
+            # process's migration can be ahead of (reading first could leave this one stale).
+            c.execute("UPDATE view_schema SET version = version")
+            self.create_view_tables(Cursor(c, "?"))
+
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *SCHEMA]
+        return [*super().construct_create_table_statements(), _CREATE_VIEW_SCHEMA]
+
+    def forget_position(self, c: Cursor) -> None:
+        c.execute("DELETE FROM tracking WHERE application_name = ?", (APPLICATION_NAME,))
 
     def apply(self, changes: Changes, tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:

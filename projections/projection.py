@@ -26,10 +26,11 @@ Record = dict[str, Any]
 class Changes:
     """What a run of events changes: the case streams touched (hex ids; the view folds
     their whole history again, read from the store up to the tracked position) and the new
-    log records (hotline calls, outreach logs and their corrections)."""
+    log records (hotline calls, outreach logs and their corrections), each with its position
+    in the store."""
 
     case_streams: set[str] = field(default_factory=set)
-    log_records: list[Record] = field(default_factory=list)
+    log_records: list[tuple[int, Record]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.case_streams or self.log_records)
@@ -65,7 +66,9 @@ class LedgerProjection(Projection[Any]):
     @process_event.register(Log.OutreachActivityLogged)
     @process_event.register(Log.CorrectionRecorded)
     def _log_event(self, domain_event: _Stream.Recorded, tracking: Tracking) -> None:
-        self._ledger_view().apply(Changes(log_records=[domain_event.as_record()]), tracking)
+        # The tracking record's position is this event's own.
+        record = (tracking.notification_id, domain_event.as_record())
+        self._ledger_view().apply(Changes(log_records=[record]), tracking)
 
     def _ledger_view(self) -> LedgerView:
         # Not ``_view``: eventsourcing's Projection keeps the view in that attribute.

@@ -184,3 +184,40 @@ def test_rebuild_of_an_empty_view_equals_incremental_catch_up(
                 view.close()
     assert models[0] == models[1]
     assert models[0]["cases"]
+
+
+def test_a_read_model_of_another_layout_is_dropped_and_built_again(
+    tmp_path: Path, new_database: Any
+) -> None:
+    """As on SQLite: a view whose recorded layout is not this code's loses its tables and
+    its position when it is opened, and the next catch-up builds it again from the store."""
+    import psycopg
+
+    from domain.events import to_record, validate_event
+    from infra.encoding import encode_record
+    from infra.readmodel import catch_up
+
+    year, as_of = _profile()
+    encoded = [encode_record(to_record(validate_event(e))) for e in sample_events(SEED, 2_000)]
+    settings = Settings(data_dir=tmp_path, store="postgres", postgres_dsn=new_database())
+    with PostgresEventStore(settings) as store:
+        store.append(encoded)
+        end = store.max_notification_id()
+    before = _tables(settings, year, as_of)
+    assert settings.postgres_dsn is not None
+    with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE view_schema SET version = version - 1")
+
+    view = open_postgres_view(settings)
+    try:
+        assert view.max_tracking_id("Ledger") is None
+        assert view.query("SELECT COUNT(*) FROM facts")[0][0] == 0
+        with PostgresEventStore(settings) as store:
+            assert catch_up(store, view).position == end
+        assert view.max_tracking_id("Ledger") == end
+    finally:
+        view.close()
+    after = _tables(settings, year, as_of)
+    assert list(after) == list(before)
+    for name in before:
+        pd.testing.assert_frame_equal(after[name], before[name], obj=name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from infra.readmodel import catch_up, changes_from_rows, open_view, read_inputs
 from infra.settings import Settings
 from infra.simulate import load_profile, simulate, write_jsonl
 from infra.store import PAGE_SIZE, SQLiteEventStore, open_store
+from infra.views import VIEW_SCHEMA_VERSION
 from projections.report import build_report, report_tables, report_to_json
 from tests.integration.read_model import READ_MODEL_TABLES, read_model
 
@@ -267,6 +269,87 @@ def test_rebuild_with_fold_workers_equals_serial_rebuild_and_incremental_catch_u
                 view.close()
     assert models["parallel"] == models["serial"] == models["incremental"]
     assert all(models["parallel"][table] for table in READ_MODEL_TABLES)
+
+
+def test_log_events_point_at_the_stored_event_they_project(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """``log_events`` keeps a log record's position, not a copy of it: each position holds
+    the event of that id, whether the rebuild or the incremental path wrote the row."""
+    records = _records(4)
+    with open_store(settings) as store:
+        ingest_file(_write(tmp_path / "first.jsonl", records[:3000]), store)
+        view = open_view(settings)
+        try:
+            view.rebuild(workers=2)
+            ingest_file(_write(tmp_path / "rest.jsonl", records[3000:]), store)
+            catch_up(store, view, chunk=500)
+            rows = view.query(
+                "SELECT l.event_id, e.state FROM log_events l "
+                "JOIN stored_events e ON e.rowid = l.position"
+            )
+            count = view.query("SELECT COUNT(*) FROM log_events")[0][0]
+        finally:
+            view.close()
+    logged = {r["event_id"] for r in records if "person_ref" not in r}
+    assert len(rows) == count == len(logged)
+    assert all(json.loads(state)["event_id"] == event_id for event_id, state in rows)
+    assert {event_id for event_id, _ in rows} == logged
+
+
+def _sqlite(settings: Settings) -> sqlite3.Connection:
+    return sqlite3.connect(settings.sqlite_path, isolation_level=None)
+
+
+def test_a_read_model_of_an_older_layout_is_built_again_from_the_store(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A read model written before layouts had versions (``log_events`` held a JSON copy of
+    each record) is dropped with its position when the view opens, and the next catch-up
+    builds the current layout from the store."""
+    records = _records(3)
+    with open_store(settings) as store:
+        ingest_file(_write(tmp_path / "events.jsonl", records), store)
+        end = store.max_notification_id()
+    db = _sqlite(settings)
+    db.execute(
+        "CREATE TABLE log_events (event_id TEXT PRIMARY KEY, target_event_id TEXT, record TEXT)"
+    )
+    db.execute("INSERT INTO log_events VALUES ('x', NULL, '{}')")
+    db.execute("CREATE TABLE cases (person_ref TEXT PRIMARY KEY, status TEXT)")
+    db.execute("INSERT OR REPLACE INTO tracking VALUES ('Ledger', ?)", (end,))
+    db.close()
+
+    view = open_view(settings)
+    try:
+        assert view.max_tracking_id("Ledger") is None
+        assert [tuple(r) for r in view.query("SELECT version FROM view_schema")] == [
+            (VIEW_SCHEMA_VERSION,)
+        ]
+        columns = [row[1] for row in view.query("PRAGMA table_info(log_events)")]
+        assert columns == ["event_id", "target_event_id", "position"]
+        assert view.query("SELECT COUNT(*) FROM log_events")[0][0] == 0
+    finally:
+        view.close()
+    assert _store_report(settings) == _oracle(records)
+    # Opening a view of the current layout keeps it, and its position.
+    view = open_view(settings)
+    try:
+        assert view.max_tracking_id("Ledger") == end
+    finally:
+        view.close()
+
+
+def test_a_read_model_of_a_newer_layout_is_refused_not_dropped(settings: Settings) -> None:
+    open_view(settings).close()
+    db = _sqlite(settings)
+    db.execute("UPDATE view_schema SET version = ?", (VIEW_SCHEMA_VERSION + 1,))
+    db.close()
+    with pytest.raises(Exception, match="newer CMM Ledger"):
+        open_view(settings)
+    db = _sqlite(settings)
+    assert db.execute("SELECT version FROM view_schema").fetchall() == [(VIEW_SCHEMA_VERSION + 1,)]
+    db.close()
 
 
 def test_bulk_path_writes_exactly_what_the_eventsourcing_application_writes(
