@@ -481,12 +481,12 @@ def _hotline_outreach_rows(
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     hotline: list[tuple[Any, ...]] = []
     outreach: list[tuple[Any, ...]] = []
+    raw: str | None = None
+    start = ""
     for tx_from, tx_to, row in log_row_versions(records):
-        values = (
-            normalise_timestamp(tx_from),
-            None if tx_to is None else normalise_timestamp(tx_to),
-            *row,
-        )
+        if tx_from is not raw:  # an outreach log's rows come together, with one time
+            raw, start = tx_from, normalise_timestamp(tx_from)
+        values = (start, None if tx_to is None else normalise_timestamp(tx_to), *row)
         (hotline if len(row) == len(HOTLINE_COLUMNS) else outreach).append(values)
     return hotline, outreach
 

@@ -11,6 +11,7 @@ measure across logs without unpacking payloads.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import NamedTuple
 
 from domain.codes import OutreachMeasure
@@ -50,15 +51,28 @@ LogRow = HotlineRow | OutreachRow
 _MEASURE_ORDER = {code: i for i, code in enumerate(OutreachMeasure.codes())}
 
 
+@lru_cache(maxsize=256)
+def _measure_order(measures: tuple[str, ...]) -> tuple[str, ...]:
+    """Measures in code-list order (unknown ones last, as given): logs name the same few
+    measures in the same order, so each order is sorted once."""
+    return tuple(sorted(measures, key=lambda m: _MEASURE_ORDER.get(m, len(_MEASURE_ORDER))))
+
+
+# NamedTuple's own ``__new__`` is a Python function; the tuple constructor builds the same
+# row three times faster (a rebuild builds one for every measure of every outreach log).
+_new_tuple = tuple.__new__
+
+
 def _rows(event_id: str, kind: str, occurred: str, payload: Payload) -> list[LogRow]:
     on = occurred[:10]
     year = int(on[:4])
     if kind == "HotlineCallReceived":
         return [HotlineRow(event_id, on, year, payload["caller"], payload["reason"])]
     measures = payload["measures"]
+    place, period = payload["place"], payload["period"]
     return [
-        OutreachRow(event_id, on, year, payload["place"], payload["period"], m, measures[m])
-        for m in sorted(measures, key=lambda m: _MEASURE_ORDER.get(m, len(_MEASURE_ORDER)))
+        _new_tuple(OutreachRow, (event_id, on, year, place, period, m, measures[m]))
+        for m in _measure_order(tuple(measures))
     ]
 
 
@@ -101,6 +115,12 @@ def log_row_versions(records: Iterable[Record]) -> list[tuple[str, str | None, L
         )
     out: list[tuple[str, str | None, LogRow]] = []
     for event in prepared.events:
+        if event.event_id not in by_target:
+            # Never corrected (most log events): its rows, valid from when it was recorded.
+            raw = event.recorded_raw
+            event_rows = _rows(event.event_id, event.type, event.occurred, event.payload)
+            out.extend([(raw, None, row) for row in event_rows])
+            continue
         # The event's payload over transaction time: (normalised t, raw t, payload or None).
         timeline: list[tuple[str, str, Payload | None]] = [
             (event.recorded, event.recorded_raw, event.payload)

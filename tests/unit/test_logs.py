@@ -135,6 +135,8 @@ def test_row_versions_agree_with_rows_as_of_every_point(data: st.DataObject) -> 
     history += [
         late,
         correction(late, "2012-08-15", {"caller": "ngo", "reason": "other"}, person=None),
+        # Never corrected, with several measures: each is a row of its own.
+        outreach("2012-07-02", "street_odense", "session", {"visits": 4, "new_persons": 2}),
     ]
     shuffled = data.draw(st.permutations(history))
     versions = log_row_versions(shuffled)
