@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from domain.events import InvalidEvent, parse_event
-from infra.encoding import Encoded, encode_event
+from infra.encoding import Encoded, encode_event_row
 from infra.store import AppendResult, EventStore
 
 CHUNK_LINES = 5_000
@@ -82,7 +82,7 @@ def _parse_into(
             continue
         try:
             # Plain tuples: they cross back to the writer process, and pickle fastest.
-            encoded.append(tuple(encode_event(parse_event(raw))))  # type: ignore[arg-type]
+            encoded.append(encode_event_row(parse_event(raw)))  # type: ignore[arg-type]
         except InvalidEvent as error:
             rejects.append(Reject(number, error.reason, raw.decode("utf8", "replace").rstrip()))
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from domain.case import case_id
 from domain.events import parse_event, to_record
-from infra.encoding import encode_event, encode_record
+from infra.encoding import case_hex, encode_event, encode_record
 from infra.simulate import load_profile, simulate
 
 
@@ -50,3 +53,9 @@ def test_non_utc_offsets_are_stored_in_utc() -> None:
         "2012-03-01T09:30:00.250000Z",
     )
     assert encode_event(event) == encode_record(record)
+
+
+@given(st.text())
+def test_a_case_stream_id_is_the_name_based_uuid_of_its_person(person_ref: str) -> None:
+    assert case_hex(person_ref) == case_id(person_ref).hex
+    assert case_hex(person_ref) == case_id(person_ref).hex  # remembered, the same
