@@ -107,30 +107,43 @@ class _Turns:
 
 
 # In a worker: what it inherits from the ingesting process, and its own connection.
-_WORKER_SETUP: tuple[EventStore, _Turns] | None = None
+_WORKER_SETUP: tuple[EventStore, _Turns, Path] | None = None
 _WORKER_STORE: EventStore | None = None
 
 
-def _init_worker(store: EventStore, turns: _Turns) -> None:
+def _init_worker(store: EventStore, turns: _Turns, source: Path) -> None:
     """Runs in each worker after fork: it opens a connection of its own on first use."""
     global _WORKER_SETUP
-    _WORKER_SETUP = (store, turns)
+    _WORKER_SETUP = (store, turns, source)
+
+
+def _read_lines(source: Path, offset: int, length: int) -> list[bytes]:
+    """The lines of ``source`` in bytes [offset, offset + length), which end at a line end
+    (or the end of the file)."""
+    with source.open("rb") as handle:
+        handle.seek(offset)
+        data = handle.read(length)
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # after the last line end
+    return lines
 
 
 def parse_and_store(
-    index: int, first_line: int, lines: list[bytes]
+    index: int, first_line: int, offset: int, length: int
 ) -> tuple[AppendResult, list[Reject]]:
-    """Parse chunk ``index`` and, when every chunk before it is stored, store it (runs in a
-    worker). The turn is always taken and always passed on, failure or not, so no other
-    chunk waits for ever; the caller reports the failure."""
+    """Read and parse chunk ``index`` (its lines are at ``offset`` in the file) and, when
+    every chunk before it is stored, store it (runs in a worker). The turn is always taken
+    and always passed on, failure or not, so no other chunk waits for ever; the caller
+    reports the failure."""
     global _WORKER_STORE
     assert _WORKER_SETUP is not None
-    parent, turns = _WORKER_SETUP
+    parent, turns, source = _WORKER_SETUP
     failure: BaseException | None = None
     encoded: list[Encoded] = []
     rejects: list[Reject] = []
     try:
-        encoded, rejects = parse_chunk(first_line, lines)
+        encoded, rejects = parse_chunk(first_line, _read_lines(source, offset, length))
     except BaseException as error:
         failure = error
     turns.wait_for(index)
@@ -162,6 +175,40 @@ def _chunks(handle: IO[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
             return
         yield first, lines
         first += len(lines)
+
+
+_READ_BYTES = 1 << 22
+
+
+def _spans(handle: IO[bytes], size: int) -> Iterator[tuple[int, int, int, int]]:
+    """(first line number, offset, length, lines) of each run of ``size`` lines: where the
+    workers read their chunks themselves. This process only finds the line ends, so the
+    lines are neither made into objects here nor sent through a pipe (a second copy of the
+    whole file, and most of this process's work)."""
+    buffer = b""  # from the current chunk's start
+    offset = 0  # of the current chunk in the file
+    first = 1
+    end_of_file = False
+    while True:
+        position = count = 0
+        while count < size:
+            found = buffer.find(b"\n", position)
+            if found >= 0:
+                position, count = found + 1, count + 1
+            elif end_of_file:
+                if position < len(buffer):  # a last line with no line end
+                    position, count = len(buffer), count + 1
+                break
+            else:
+                more = handle.read(_READ_BYTES)
+                buffer += more
+                end_of_file = not more
+        if count == 0:
+            return
+        yield first, offset, position, count
+        first += count
+        offset += position
+        buffer = buffer[position:]
 
 
 def default_workers() -> int:
@@ -201,7 +248,7 @@ def ingest_file(
             report.duplicates += outcome.duplicates
             batch.clear()
 
-    def handle(first: int, lines: list[bytes], result: tuple[list[Encoded], list[Reject]]) -> None:
+    def handle(first: int, count: int, result: tuple[list[Encoded], list[Reject]]) -> None:
         nonlocal rejects_file
         encoded, rejects = result
         batch.extend(encoded)
@@ -215,7 +262,7 @@ def ingest_file(
             report.rejects.append(reject)
             if on_reject:
                 on_reject(reject)
-        report.lines = first + len(lines) - 1
+        report.lines = first + count - 1
         if progress:
             progress(report)
 
@@ -227,7 +274,7 @@ def ingest_file(
         with source.open("rb") as handle_in:
             if workers == 0:
                 for first, lines in _chunks(handle_in, chunk_lines or CHUNK_LINES):
-                    handle(first, lines, parse_chunk(first, lines))
+                    handle(first, len(lines), parse_chunk(first, lines))
                 flush()
             else:
                 turns = _Turns()
@@ -235,23 +282,23 @@ def ingest_file(
                     max_workers=workers,
                     mp_context=multiprocessing.get_context("fork"),
                     initializer=_init_worker,
-                    initargs=(store, turns),
+                    initargs=(store, turns, source),
                 ) as pool:
-                    pending: deque[tuple[int, list[bytes], Future[Any]]] = deque()
+                    pending: deque[tuple[int, int, Future[Any]]] = deque()
                     size = chunk_lines or WORKER_CHUNK_LINES
-                    for index, (first, lines) in enumerate(_chunks(handle_in, size)):
-                        task = pool.submit(parse_and_store, index, first, lines)
-                        pending.append((first, lines, task))
+                    for index, (first, offset, length, count) in enumerate(_spans(handle_in, size)):
+                        task = pool.submit(parse_and_store, index, first, offset, length)
+                        pending.append((first, count, task))
                         # Bounded read-ahead: a chunk per worker under way, one waiting.
                         while len(pending) > workers + 1:
-                            f, ls, future = pending.popleft()
+                            f, n, future = pending.popleft()
                             outcome, rejects = future.result()
                             stored(outcome)
-                            handle(f, ls, ([], rejects))
-                    for f, ls, future in pending:
+                            handle(f, n, ([], rejects))
+                    for f, n, future in pending:
                         outcome, rejects = future.result()
                         stored(outcome)
-                        handle(f, ls, ([], rejects))
+                        handle(f, n, ([], rejects))
     finally:
         if rejects_file is not None:
             rejects_file.close()
