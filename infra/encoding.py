@@ -80,22 +80,27 @@ def encode_record(record: dict[str, Any]) -> Encoded:
     )
 
 
-_OPENED_STATE = (
-    '{{"timestamp":{{"_type_":"datetime_iso","_data_":"{ts}"}},'
-    '"originator_topic":"{topic}","{field}":"{key}"}}'
-)
+def _opened_parts(kind: str) -> tuple[str, str]:
+    topic, field = (CASE_TOPIC, "person_ref") if kind == "case" else (LOG_TOPIC, "key")
+    return '{"timestamp":{"_type_":"datetime_iso","_data_":"', (
+        f'"}},"originator_topic":"{topic}","{field}":"'
+    )
+
+
+_OPENED_PARTS = {kind: _opened_parts(kind) for kind in ("case", "log")}
 
 
 def opened_state(kind: str, key: str, recorded_at: str) -> tuple[str, bytes]:
     """Topic and state of the ``Opened`` event that starts a stream, as eventsourcing's
-    mapper writes them (keys are pseudonyms or code paths: nothing to escape)."""
-    state = _OPENED_STATE.format(
-        ts=_timestamp(recorded_at)["_data_"],
-        topic=CASE_TOPIC if kind == "case" else LOG_TOPIC,
-        field="person_ref" if kind == "case" else "key",
-        key=key,
-    )
-    return OPENED_TOPIC[kind], state.encode("utf8")
+    mapper writes them (keys are pseudonyms or code paths: nothing to escape). Built by
+    concatenation: a third of the events an ingest stores open a stream."""
+    head, middle = _OPENED_PARTS[kind]
+    if len(recorded_at) == 27 and recorded_at[26] == "Z":  # fixed-width UTC, as stored
+        moment = recorded_at[:19] if recorded_at.endswith(".000000Z") else recorded_at[:26]
+        ts = moment + "+00:00"
+    else:
+        ts = _timestamp(recorded_at)["_data_"]
+    return OPENED_TOPIC[kind], (head + ts + middle + key + '"}').encode()
 
 
 def decode_state(state: bytes) -> dict[str, Any]:

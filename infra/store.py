@@ -25,6 +25,7 @@ from infra.settings import Settings
 
 _CHUNK = 500
 _VERSION_CACHE_LIMIT = 2_000_000
+_STREAM_AND_VERSION = itemgetter(0, 1)
 # A writer that finds more rows appended by others since it last wrote than this forgets its
 # versions rather than reading them all (it then asks the database per stream, as at first).
 _CATCH_UP_LIMIT = 500_000
@@ -301,8 +302,7 @@ class SQLiteEventStore(EventStore):
         if len(cache) > _VERSION_CACHE_LIMIT:
             self._forget_versions()  # bounded memory; a cold cache only costs queries
             return
-        for oid, version, _, _ in rows:
-            cache[oid] = version
+        cache.update(map(_STREAM_AND_VERSION, rows))  # rows in order: the last version wins
         if self._seen_rowid is not None:
             # This transaction's rows came right after every row seen so far.
             self._seen_rowid += len(rows)
