@@ -118,7 +118,7 @@ _NOT_STORED = {"type", "person_ref"}
 
 _CASE_NAME_PREFIX = STREAM_NAMESPACE.bytes + b"case/"
 _CASE_HEX: dict[str, str] = {}
-_CASE_HEX_LIMIT = 1 << 20  # about 150 MB at most; a person's events come in bursts
+_CASE_HEX_LIMIT = 1 << 18  # about 30 MB at most; a person's events come in bursts
 
 
 def case_hex(person_ref: str) -> str:
