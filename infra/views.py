@@ -106,6 +106,7 @@ _CREATE_INDEXES = tuple(
     f"CREATE {'UNIQUE ' if n in _UNIQUE_INDEXES else ''}INDEX IF NOT EXISTS {n} ON {on}"
     for n, on in INDEXES.items()
 )
+_CASE_TABLES = frozenset({"facts", "contacts", "cases"})
 
 TABLES: tuple[str, ...] = (
     _ddl("facts", ("tx_from", "tx_to", *FACT_COLUMNS)),
@@ -133,6 +134,14 @@ _COLUMN_COUNTS = {
 _INSERT = {t: f"INSERT INTO {t} VALUES ({','.join('?' * n)})" for t, n in _COLUMN_COUNTS.items()}
 
 _IN_CHUNK = 500
+
+
+def _create_indexes(c: Cursor, tables: frozenset[str] | None = None) -> None:
+    """The indexes (of ``tables`` only, if given) that do not exist yet."""
+    for statement, on in zip(_CREATE_INDEXES, INDEXES.values(), strict=True):
+        if tables is None or on.split()[0] in tables:
+            c.execute(statement)
+
 
 # The standard library's sqlite3 binds None through its adapter protocol, whose failed
 # attribute lookups make a NULL cost far more than a string: a row of 21 NULLs took 7.4 us
@@ -370,7 +379,9 @@ class ViewLogic:
         )
         return rows
 
-    def fold_tasks(self, c: Cursor, position: int, batch_streams: int) -> Iterator[FoldTask]:
+    def fold_tasks(
+        self, c: Cursor, position: int, batch_streams: int
+    ) -> Iterator[FoldTask | object]:
         """What the fold workers do, as (function, arguments): here, this process scans the
         store in the rebuild's transaction and hands out batches of whole streams."""
         for batch in _stream_batches(self._scan(c, position), batch_streams):
@@ -395,7 +406,8 @@ class ViewLogic:
         read = 0
         workers = default_fold_workers() if workers is None else workers
         with _fold_pool(workers) as pool:
-            pending: deque[Future[tuple[int, Folded | FoldedDatabase]]] = deque()
+            # None: every case row is stored once the results before it are.
+            pending: deque[Future[tuple[int, Folded | FoldedDatabase]] | None] = deque()
 
             def store(counted: tuple[int, Folded | FoldedDatabase]) -> None:
                 nonlocal read
@@ -412,19 +424,34 @@ class ViewLogic:
                 if progress:
                     progress(read, position)
 
+            def handle(item: Future[tuple[int, Folded | FoldedDatabase]] | None) -> None:
+                if item is None:  # every case row is stored
+                    _create_indexes(c, _CASE_TABLES)
+                else:
+                    store(item.result())
+
             if pool is None:
                 for batch in _stream_batches(self._scan(c, position), batch_streams):
                     store(count_and_fold(batch))
             else:
-                for task, args in self.fold_tasks(c, position, batch_streams):
-                    pending.append(pool.submit(task, *args))
+                tasks = self.fold_tasks(c, position, batch_streams)
+                cases_folded = False
+                for task in tasks:
+                    if task is CASES_FOLDED:
+                        # The rest has no case rows: the workers fold it while this process
+                        # builds the case tables' indexes, which would otherwise wait for
+                        # the end with one core idle. So the rest goes to them at once.
+                        pending.append(None)
+                        cases_folded = True
+                        continue
+                    function, args = cast("FoldTask", task)
+                    pending.append(pool.submit(function, *args))
                     # Bounded read-ahead: a task per worker under way, one waiting.
-                    while len(pending) > 2 * workers:
-                        store(pending.popleft().result())
+                    while not cases_folded and len(pending) > 2 * workers:
+                        handle(pending.popleft())
             while pending:
-                store(pending.popleft().result())
-        for statement in _CREATE_INDEXES:
-            c.execute(statement)
+                handle(pending.popleft())
+        _create_indexes(c)
         # Each batch folded its own log streams; a correction of a log event may sit in
         # another batch than its target, so the targets of every log correction are
         # projected again from all their records, as an incremental update would.
@@ -601,6 +628,10 @@ class FoldedDatabase(NamedTuple):
 
 _FOLDED = "folded"  # the schema name of a fold worker's database in the rebuilding connection
 
+# In a task list: every task before it has folded all the case streams, and none after it
+# has case rows.
+CASES_FOLDED = object()
+
 # What a fold worker runs: a function and its arguments.
 FoldTask = tuple[Callable[..., tuple[int, Folded | FoldedDatabase]], tuple[Any, ...]]
 
@@ -764,21 +795,15 @@ def fold_log_range(path: str, after: int, upto: int) -> tuple[int, Folded | Fold
         return _as_database((len(rows), ([], [], [], *_log_folded(_log_records(rows)))))
 
 
-def _sqlite_fold_tasks(path: str, position: int) -> Iterator[FoldTask]:
-    """Case ranges and log ranges, interleaved so that the rebuilding process gets rows to
-    write at an even pace, and small tasks first, so it starts writing soon."""
-    cases = [(fold_range, (path, lo, hi, position)) for lo, hi in _range_bounds(_RANGES)]
+def _sqlite_fold_tasks(path: str, position: int) -> Iterator[FoldTask | object]:
+    """The case ranges (small tasks first, so the rebuilding process starts writing soon),
+    then ``CASES_FOLDED``, then the log ranges."""
+    for lo, hi in _range_bounds(_RANGES):
+        yield fold_range, (path, lo, hi, position)
+    yield CASES_FOLDED
     step = max(1, -(-position // _LOG_RANGES))
-    logs = [
-        (fold_log_range, (path, after, min(after + step, position)))
-        for after in range(0, position, step)
-    ]
-    per_log = max(1, len(cases) // max(1, len(logs)))
-    for i, case_task in enumerate(cases):
-        yield case_task
-        if (i + 1) % per_log == 0 and logs:
-            yield logs.pop(0)
-    yield from logs
+    for after in range(0, position, step):
+        yield fold_log_range, (path, after, min(after + step, position))
 
 
 def default_fold_workers() -> int:
@@ -827,7 +852,9 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
             self.apply_changes(Cursor(c, "?"), changes, tracking.notification_id)
             self._insert_tracking(c, tracking)
 
-    def fold_tasks(self, c: Cursor, position: int, batch_streams: int) -> Iterator[FoldTask]:
+    def fold_tasks(
+        self, c: Cursor, position: int, batch_streams: int
+    ) -> Iterator[FoldTask | object]:
         """On SQLite the workers read the store themselves, a range of stream ids each, so
         this process only writes: the scan and the transfer of every stored event to a
         worker were most of its work."""
