@@ -855,9 +855,9 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
     def fold_tasks(
         self, c: Cursor, position: int, batch_streams: int
     ) -> Iterator[FoldTask | object]:
-        """On SQLite the workers read the store themselves, a range of stream ids each, so
-        this process only writes: the scan and the transfer of every stored event to a
-        worker were most of its work."""
+        """On SQLite the workers read the store themselves (a range of case stream ids,
+        or of log event positions, each), so this process only writes: the scan and the
+        transfer of every stored event to a worker were most of its work."""
         path = c.execute("PRAGMA database_list")[0][2]
         wal = c.execute("PRAGMA journal_mode")[0][0] == "wal"
         if not path or not wal:
