@@ -104,12 +104,7 @@ class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
             position = int(rows[0][0] or 0)
             read = self.rebuild_in(cursor, position, progress, workers=workers)
             # Tracking only moves forward; a rebuild sets it, even to where it was.
-            curs.execute(
-                sql.SQL("DELETE FROM {} WHERE application_name = %s").format(
-                    sql.Identifier(self.datastore.schema, self.tracking_table_name)
-                ),
-                (APPLICATION_NAME,),
-            )
+            self.forget_position(cursor)
             self._insert_tracking(curs, Tracking(APPLICATION_NAME, position))  # type: ignore[arg-type]
         return read, position
 

@@ -72,7 +72,9 @@ CASE_COLUMNS: tuple[str, ...] = (
 )
 
 _BOOL_FACT_COLUMNS = frozenset({"legal_residence", "eu_citizen"})
-_INT_COLUMNS = frozenset({"year", "age", "days_in_denmark", "contacts", "value", "event_count"})
+_INT_COLUMNS = frozenset(
+    {"year", "age", "days_in_denmark", "contacts", "value", "event_count", "position"}
+)
 
 
 def _ddl(table: str, columns: Sequence[str], extra: str = "") -> str:
@@ -84,8 +86,20 @@ def _ddl(table: str, columns: Sequence[str], extra: str = "") -> str:
 # version differs is dropped and built again from the store by the next catch-up (a version is
 # bumped whenever a table below changes shape).
 VIEW_SCHEMA_VERSION = 3
-# In the order an update writes them (so a rebuild takes its locks in the same order).
-VIEW_TABLES: tuple[str, ...] = ("facts", "contacts", "cases", "log_events", "hotline", "outreach")
+# Each table's columns, in the order an update writes the tables (so a rebuild takes its locks
+# in the same order).
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "facts": ("tx_from", "tx_to", *FACT_COLUMNS),
+    "contacts": ("tx_from", "tx_to", *CONTACT_COLUMNS),
+    "cases": CASE_COLUMNS,
+    # A log record's position in the store: its record is read from there when a correction
+    # makes its rows change.
+    "log_events": ("event_id", "target_event_id", "position"),
+    "hotline": ("tx_from", "tx_to", *HOTLINE_COLUMNS),
+    "outreach": ("tx_from", "tx_to", *OUTREACH_COLUMNS),
+}
+VIEW_TABLES: tuple[str, ...] = tuple(TABLE_COLUMNS)
+_LOG_TABLES = VIEW_TABLES[3:]  # the order of ``LogRows``
 
 # Indexes: a rebuild drops them and builds each once at the end, which is several times
 # cheaper than keeping them up to date through a million inserts (a case row went in at 7.8 us
@@ -108,30 +122,22 @@ _CREATE_INDEXES = tuple(
 )
 _CASE_TABLES = frozenset({"facts", "contacts", "cases"})
 
-TABLES: tuple[str, ...] = (
-    _ddl("facts", ("tx_from", "tx_to", *FACT_COLUMNS)),
-    _ddl("contacts", ("tx_from", "tx_to", *CONTACT_COLUMNS)),
-    _ddl("cases", CASE_COLUMNS),
-    # A log record's position in the store: its record is read from there when a correction
-    # makes its rows change.
-    "CREATE TABLE IF NOT EXISTS log_events (event_id TEXT, target_event_id TEXT, position BIGINT)",
-    _ddl("hotline", ("tx_from", "tx_to", *HOTLINE_COLUMNS)),
-    _ddl("outreach", ("tx_from", "tx_to", *OUTREACH_COLUMNS)),
-)
+TABLES: tuple[str, ...] = tuple(_ddl(t, columns) for t, columns in TABLE_COLUMNS.items())
 SCHEMA: tuple[str, ...] = (*TABLES, *_CREATE_INDEXES)
 
 _CREATE_VIEW_SCHEMA = "CREATE TABLE IF NOT EXISTS view_schema (version BIGINT NOT NULL)"
 
-_COLUMN_COUNTS = {
-    "facts": 2 + len(FACT_COLUMNS),
-    "contacts": 2 + len(CONTACT_COLUMNS),
-    "cases": len(CASE_COLUMNS),
-    "log_events": 3,
-    "hotline": 2 + len(HOTLINE_COLUMNS),
-    "outreach": 2 + len(OUTREACH_COLUMNS),
-}
 # Plain inserts, for rows of persons and log records that have none yet.
-_INSERT = {t: f"INSERT INTO {t} VALUES ({','.join('?' * n)})" for t, n in _COLUMN_COUNTS.items()}
+_INSERT = {
+    table: f"INSERT INTO {table} VALUES ({','.join('?' * len(columns))})"
+    for table, columns in TABLE_COLUMNS.items()
+}
+_UPSERT_CASES = (
+    _INSERT["cases"]
+    + " ON CONFLICT (person_ref) DO UPDATE SET "
+    + ", ".join(f"{col} = excluded.{col}" for col in CASE_COLUMNS[1:])
+)
+_INSERT_NEW_LOG_EVENTS = _INSERT["log_events"] + " ON CONFLICT (event_id) DO NOTHING"
 
 _IN_CHUNK = 500
 
@@ -298,8 +304,9 @@ class ViewLogic:
             c.execute(statement)
 
     def forget_position(self, c: Cursor) -> None:
-        """Delete the view's tracked position (the next catch-up starts from the first event)."""
-        raise NotImplementedError
+        """Delete the view's tracked position (the next catch-up starts from the first event).
+        This is SQLite's tracking table, as ``events_table`` is its store's."""
+        c.execute("DELETE FROM tracking WHERE application_name = ?", (APPLICATION_NAME,))
 
     def apply_changes(self, c: Cursor, changes: Changes, position: int) -> None:
         if changes.case_streams:
@@ -363,12 +370,7 @@ class ViewLogic:
         if fresh:
             c.executemany(_INSERT["cases"], case_rows)
             return
-        updates = ", ".join(f"{col} = excluded.{col}" for col in CASE_COLUMNS[1:])
-        c.executemany(
-            f"INSERT INTO cases VALUES ({_marks(len(CASE_COLUMNS))}) "
-            f"ON CONFLICT (person_ref) DO UPDATE SET {updates}",
-            case_rows,
-        )
+        c.executemany(_UPSERT_CASES, case_rows)
 
     def _scan(self, c: Cursor, position: int) -> Iterator[StoredEvent]:
         """The store up to ``position`` in primary-key order: each stream's events together."""
@@ -465,10 +467,7 @@ class ViewLogic:
         """Store new log records and rewrite the rows of every log event they touch (the
         event itself, or the target of a correction) from all records about it, read from
         the store."""
-        c.executemany(
-            "INSERT INTO log_events VALUES (?,?,?) ON CONFLICT (event_id) DO NOTHING",
-            _log_event_rows(new),
-        )
+        c.executemany(_INSERT_NEW_LOG_EVENTS, _log_event_rows(new))
         targets = sorted(
             {
                 r["payload"]["target_event_id"]
@@ -500,12 +499,17 @@ class ViewLogic:
 
     def _insert_log_rows(self, c: Cursor, rows: LogRows) -> None:
         """Insert log rows (``log_events`` rows: of records not stored there yet)."""
-        for table, table_rows in zip(("log_events", "hotline", "outreach"), rows, strict=True):
+        for table, table_rows in zip(_LOG_TABLES, rows, strict=True):
             c.executemany(_INSERT[table], table_rows)
 
     def copy_rows(self, c: Cursor, database: bytes) -> None:
-        """Insert the rows of a fold worker's serialized database (see ``FoldedDatabase``)."""
-        raise NotImplementedError
+        """Insert the rows of a fold worker's serialized database (see ``FoldedDatabase``;
+        only SQLite's fold tasks make them, and its rebuild attaches the schema)."""
+        c.connection().deserialize(database, name=_FOLDED)
+        for table in VIEW_TABLES:
+            # Same columns, no index on either side (a rebuild has dropped them): SQLite
+            # copies each row's record as it is.
+            c.execute(f"INSERT INTO main.{table} SELECT * FROM {_FOLDED}.{table}")
 
 
 LogRows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
@@ -556,10 +560,6 @@ def case_rows_for(
     versions, state = case_projection(person_ref, records)
     facts = _versions_rows([(v.recorded_at, v.fact) for v in versions], FACT_COLUMNS)
     return facts, _contact_rows(versions), _case_row(state)
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 def _contact_rows(versions: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -647,8 +647,7 @@ def _as_database(counted: tuple[int, Folded]) -> tuple[int, Folded | FoldedDatab
     try:
         for statement in TABLES:
             db.execute(statement)
-        tables = ("facts", "contacts", "cases", "log_events", "hotline", "outreach")
-        for table, rows in zip(tables, (facts, contacts, cases, *logs), strict=True):
+        for table, rows in zip(VIEW_TABLES, (facts, contacts, cases, *logs), strict=True):
             db.executemany(_INSERT[table], rows)
         db.commit()
         return count, FoldedDatabase(db.serialize(), corrections)
@@ -844,9 +843,6 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), _CREATE_VIEW_SCHEMA]
 
-    def forget_position(self, c: Cursor) -> None:
-        c.execute("DELETE FROM tracking WHERE application_name = ?", (APPLICATION_NAME,))
-
     def apply(self, changes: Changes, tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:
             self.apply_changes(Cursor(c, "?"), changes, tracking.notification_id)
@@ -865,13 +861,6 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
             yield from super().fold_tasks(c, position, batch_streams)
             return
         yield from _sqlite_fold_tasks(path, position)
-
-    def copy_rows(self, c: Cursor, database: bytes) -> None:
-        c.connection().deserialize(database, name=_FOLDED)
-        for table in VIEW_TABLES:
-            # Same columns, no index on either side (a rebuild has dropped them): SQLite
-            # copies each row's record as it is.
-            c.execute(f"INSERT INTO main.{table} SELECT * FROM {_FOLDED}.{table}")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
@@ -901,9 +890,7 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
                 position = int(rows[0][0] or 0)
                 read = self.rebuild_in(cursor, position, progress, workers=workers)
                 # Tracking only moves forward; a rebuild sets it, even to where it was.
-                cursor.execute(
-                    "DELETE FROM tracking WHERE application_name = ?", (APPLICATION_NAME,)
-                )
+                self.forget_position(cursor)
                 self._insert_tracking(c, Tracking(APPLICATION_NAME, position))
         finally:
             if connection is not None:
