@@ -30,14 +30,21 @@ _EVENT_TOPICS = {
 }
 
 
-def _timestamp(recorded_at: str) -> dict[str, str]:
+def _iso(recorded_at: str) -> str:
     """What eventsourcing's transcoder writes for ``datetime.fromisoformat(recorded_at)``:
     ``isoformat()``, which leaves out zero microseconds. Records hold fixed-width UTC
-    (``...SS.ffffffZ``), so string surgery gives the same bytes without parsing."""
+    (``...SS.ffffffZ``), so string surgery gives the same text without parsing."""
+    if len(recorded_at) == 27 and recorded_at[26] == "Z":  # fixed-width UTC, as stored
+        moment = recorded_at[:19] if recorded_at.endswith(".000000Z") else recorded_at[:26]
+        return moment + "+00:00"
     iso = recorded_at[:-1] if recorded_at.endswith("Z") else recorded_at
     if iso.endswith(".000000"):
         iso = iso[:-7]
-    return {"_type_": "datetime_iso", "_data_": iso + "+00:00"}
+    return iso + "+00:00"
+
+
+def _timestamp(recorded_at: str) -> dict[str, str]:
+    return {"_type_": "datetime_iso", "_data_": _iso(recorded_at)}
 
 
 class Encoded(NamedTuple):
@@ -95,12 +102,7 @@ def opened_state(kind: str, key: str, recorded_at: str) -> tuple[str, bytes]:
     mapper writes them (keys are pseudonyms or code paths: nothing to escape). Built by
     concatenation: a third of the events an ingest stores open a stream."""
     head, middle = _OPENED_PARTS[kind]
-    if len(recorded_at) == 27 and recorded_at[26] == "Z":  # fixed-width UTC, as stored
-        moment = recorded_at[:19] if recorded_at.endswith(".000000Z") else recorded_at[:26]
-        ts = moment + "+00:00"
-    else:
-        ts = _timestamp(recorded_at)["_data_"]
-    return OPENED_TOPIC[kind], (head + ts + middle + key + '"}').encode()
+    return OPENED_TOPIC[kind], (head + _iso(recorded_at) + middle + key + '"}').encode()
 
 
 def decode_state(state: bytes) -> dict[str, Any]:
@@ -164,8 +166,6 @@ def encode_event_row(event: Event) -> tuple[bytes, str, str, str, str, bytes, st
     topic = _EVENT_TOPICS[stream_kind].get(kind)
     if topic is None:
         raise ValueError(f"{kind} does not belong to a {stream_kind} stream")
-    # eventsourcing writes the timestamp as ``datetime.isoformat()``: no zero microseconds.
-    moment = recorded[:19] if recorded.endswith(".000000Z") else recorded[:26]
     fields = event.__pydantic_serializer__.to_json(event, exclude=_NOT_STORED, exclude_none=True)
     return (
         event.event_id.bytes,
@@ -173,6 +173,6 @@ def encode_event_row(event: Event) -> tuple[bytes, str, str, str, str, bytes, st
         stream_kind,
         key,
         topic,
-        b"".join((_STATE_PREFIX, moment.encode(), b'+00:00"},', memoryview(fields)[1:])),
+        b"".join((_STATE_PREFIX, _iso(recorded).encode(), b'"},', memoryview(fields)[1:])),
         recorded,
     )
