@@ -24,15 +24,18 @@ Hotline calls and outreach activity (decided here, see ``privacy.mechanisms``):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import pandas as pd
 
 from domain.codes import CODE_LIST_VERSION
 from privacy.mechanisms import (
+    TablePlan,
     TableSpec,
     bound_calls,
     bound_persons,
@@ -53,7 +56,15 @@ from privacy.postprocess import (
     total_from_cells,
 )
 
-__all__ = ["BeforeNoise", "Release", "ReportInputs", "release_dp"]
+__all__ = [
+    "BeforeNoise",
+    "Prepared",
+    "Release",
+    "ReportInputs",
+    "prepare_release",
+    "release_dp",
+    "release_from_measurements",
+]
 
 BeforeNoise = Callable[[Mapping[str, float]], None]
 """Called with table -> epsilon after every measurement is built and checked, before any noise
@@ -102,6 +113,57 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A release ready to draw its noise: every measurement built and checked, the exact
+    counts bound and held inside. Nothing random has happened yet.
+
+    ``epsilons`` (table -> epsilon) is what :meth:`measure` will spend; the caller records the
+    spend first. :meth:`measure` draws the noise (once per call: every call is a new
+    release's worth of privacy loss) and returns the noisy measurements, which are DP outputs
+    and may be stored; :func:`release_from_measurements` turns them into the public tables
+    without looking at the data again.
+    """
+
+    year: int
+    params: PrivacyParams
+    epsilons: Mapping[str, float]
+    _plans: Mapping[str, TablePlan] = field(repr=False)
+    _exact: Mapping[str, list[int]] = field(repr=False)
+
+    def measure(self) -> dict[str, list[int]]:
+        """Draw the noise of every measurement (OpenDP). Call only after the spend."""
+        return {name: noisy_counts(self._plans[name], self._exact[name]) for name in self._plans}
+
+
+def prepare_release(
+    inputs: ReportInputs, year: int, params: PrivacyParams | None = None
+) -> Prepared:
+    """Bound contributions, count exactly and plan every measurement of ``year``'s release.
+
+    A value outside its code list raises ``ValueError`` here, before anything is spent.
+    """
+    params = params or PrivacyParams()
+    specs = table_specs(year)
+    plans = {
+        name: plan_table(specs[name], params.epsilon_for(name), params.alpha) for name in TABLES
+    }
+    persons = bound_persons(inputs.facts, year)
+    calls = bound_calls(inputs.hotline, year)
+    logs = outreach_rows(inputs.outreach, year)
+    exact = exact_counts_many([s for s in specs.values() if s.source == "facts"], persons)
+    exact |= exact_counts_many([s for s in specs.values() if s.source == "hotline"], calls)
+    outreach = specs["outreach_activity"]
+    exact[outreach.name] = outreach_counts(outreach, logs, persons)
+    return Prepared(
+        year=year,
+        params=params,
+        epsilons=MappingProxyType({name: plan.epsilon for name, plan in plans.items()}),
+        _plans=MappingProxyType(plans),
+        _exact=MappingProxyType(exact),
+    )
+
+
 def release_dp(
     inputs: ReportInputs,
     year: int,
@@ -136,32 +198,56 @@ def release_dp(
     before any noise is drawn; if it raises, the exception propagates and nothing is drawn.
     A value outside its code list raises ``ValueError`` before ``before_noise`` is called.
     """
+    prepared = prepare_release(inputs, year, params)
+    if before_noise is not None:
+        before_noise(dict(prepared.epsilons))
+    return release_from_measurements(
+        prepared.measure(),
+        year,
+        prepared.params,
+        as_of=as_of,
+        release_id=release_id,
+        released_by=released_by,
+        released_at=released_at,
+    )
+
+
+def release_from_measurements(
+    noisy: Mapping[str, Sequence[int]],
+    year: int,
+    params: PrivacyParams | None = None,
+    *,
+    as_of: str | None = None,
+    release_id: str | None = None,
+    released_by: str | None = None,
+    released_at: str | None = None,
+) -> Release:
+    """The public tables from the noisy measurements of :meth:`Prepared.measure`.
+
+    Post-processing only: a function of the noisy values and public parameters, so it may be
+    run again (for example after a failed write) and gives the same release every time.
+    """
     params = params or PrivacyParams()
     specs = table_specs(year)
     plans = {
         name: plan_table(specs[name], params.epsilon_for(name), params.alpha) for name in TABLES
     }
-
-    persons = bound_persons(inputs.facts, year)
-    calls = bound_calls(inputs.hotline, year)
-    logs = outreach_rows(inputs.outreach, year)
-    exact = exact_counts_many([s for s in specs.values() if s.source == "facts"], persons)
-    exact |= exact_counts_many([s for s in specs.values() if s.source == "hotline"], calls)
-    outreach = specs["outreach_activity"]
-    exact[outreach.name] = outreach_counts(outreach, logs, persons)
-
-    if before_noise is not None:
-        before_noise({name: plan.epsilon for name, plan in plans.items()})
-
-    noisy = {name: noisy_counts(plans[name], exact[name]) for name in TABLES}
-    del exact  # nothing below may look at a true count
+    missing = [name for name in TABLES if name not in noisy]
+    if missing:
+        raise ValueError(f"no measurement for table(s) {', '.join(missing)}")
+    for name in TABLES:
+        if len(noisy[name]) != len(specs[name].categories):
+            raise ValueError(
+                f"table {name!r}: {len(noisy[name])} measurements for "
+                f"{len(specs[name].categories)} cells"
+            )
 
     released: dict[str, list[int]] = {}
     tables: dict[str, pd.DataFrame] = {}
     table_meta: dict[str, dict[str, Any]] = {}
     for name in TABLES:
         spec, plan = specs[name], plans[name]
-        total, counts, rule = _post_process(spec, noisy[name], specs, released)
+        total, counts, rule = _post_process(spec, [int(v) for v in noisy[name]], specs, released)
         released[name] = counts
         total_moe = plans[spec.total.table].moe95 if spec.total.kind == "parent" else None
         # The released total is a margin row (every dimension "total"); victims_by_year is
