@@ -20,6 +20,8 @@ from infra.settings import Settings
 EXIT_OK = 0
 EXIT_REJECTS = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+"""Interrupted (SIGINT), as shells report 128 + 2."""
 
 
 class Progress:
@@ -213,6 +215,7 @@ def cmd_project(args: argparse.Namespace) -> int:
 
         return project_follow_postgres(settings)
     progress = Progress("project")
+    result = None
     with open_store(settings) as store:
         view = open_view(settings)
         try:
@@ -223,7 +226,11 @@ def cmd_project(args: argparse.Namespace) -> int:
                 if result.processed == 0:
                     time.sleep(args.interval)
         except KeyboardInterrupt:
-            pass
+            if result is None:
+                # Interrupted in the first catch-up: what it committed stays, and the next
+                # run goes on from there.
+                print("cmm project: interrupted before the first catch-up ended", file=sys.stderr)
+                return EXIT_INTERRUPTED
         finally:
             view.close()
     progress.done(result.processed)
