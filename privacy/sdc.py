@@ -2,57 +2,39 @@
 
 ``cmm publish --method suppression`` releases exact counts to partners under a data-sharing
 agreement. There is no noise, so protection comes from hiding cells, and hiding a small cell is
-not enough when the totals are published: a single hidden cell in a row is its total minus the
-other cells. This module therefore does three things:
+not enough when totals are published: a single hidden cell in a row is its total minus the
+other cells, and the tables of a year are linked (shared totals, subsets, margin tables).
 
-1. **Primary suppression (threshold rule).** A cell (interior or margin) with
-   ``0 < count < threshold`` is suppressed. Zeros are published: an empty cell describes
-   nobody, and hiding every zero would hide the shape of every sparse table for no protection
-   of a person. (The known cost: a published zero can tell that *all* of a group share a
-   trait, e.g. "every victim of forced labour in construction was male"; the threshold rule
-   accepts that, as statistical offices' threshold rules do.)
-2. **Secondary (complementary) suppression.** While the audit finds a suppressed cell whose
-   feasible interval is narrower than the protection level, one more published cell is
-   suppressed, chosen among the cells that share an equation (row, column, parent total) with
-   a narrow cell: first the cell that sits in most equations where a hidden cell is alone (an
-   equation with one unknown pins it; a cell in two such equations closes the row-column
-   cycle a hidden cell needs in order to move), then interior cells before margins, non-zero
-   cells before zeros (a zero can only grow), the smallest. A grand total is never hidden to
-   protect another cell (it is published in every table of the year and in
-   ``victims_by_year``), nor is a margin that sums the whole table, nor a cell that another
-   released table publishes (``TableSpec.linked_cells``). Suppressing a cell only enlarges
-   every feasible set, so a cell once protected stays protected and only the narrow cells
-   are re-audited; the loop ends because each step hides one more cell. The result is
-   protected, not minimal: an optimal pattern would need a MILP over all cycles.
-3. **Interval audit.** For each suppressed cell, two linear programs (scipy's HiGHS) find the
-   smallest and largest value it can take given every published cell, every published margin
-   equation and non-negativity. The audit sees only what is published (counts, statuses and
-   the table's structure), exactly as a partner would.
+:func:`release_sdc` (the release) protects every table of the year, and every earlier partner
+release of that year, as one system: :mod:`privacy.sdc_joint` states the attacker model and
+the guarantee (upper and lower protection levels around each small cell and each small
+change, with hidden cells known to be at least 1 because zeros are always published), chooses
+the secondary suppressions by MILP and proves the pattern by integer programming.
 
-Definitions:
-
-* **Protection level** ``p`` (default: the threshold). A suppressed cell is protected when
-  ``upper - lower >= p`` (an unbounded upper limit counts as infinitely wide). The rule is
-  applied to *every* suppressed cell, primary or secondary, because the published output does
-  not say which is which.
+* **Primary suppression (threshold rule).** A cell (interior or margin) with
+  ``0 < count < threshold`` is suppressed. Zeros are published and never suppressed, not even
+  as secondaries: an empty cell describes nobody, hiding every zero would hide the shape of
+  every sparse table, and a zero that is never hidden makes "a hidden cell is at least 1" a
+  true, public bound that the audit must and does use. (The known cost: a published zero can
+  tell that *all* of a group share a trait, e.g. "every victim of forced labour in
+  construction was male"; the threshold rule accepts that, as statistical offices' do.)
 * **Marker.** Every suppressed cell shows the same marker, ``..`` (confidential). A ``<5``
   marker on primary cells only would itself tell the reader that the cell lies in 1-4 and
-  which hidden cells are secondary, so the audit could not treat the cells as unknown. The
-  data package and report explain the marker.
+  which hidden cells are secondary.
 * **Margins.** Which totals are published is part of each table's spec
   (:attr:`privacy.model.TableSpec.margins`); a margin row carries ``total`` in the dimensions
   it sums over. Margins pass through the threshold rule like any other cell.
 
-The linear bounds are the integer bounds here: one- and two-dimensional tables with margins,
-and hierarchical ones, are flows in a network, whose constraint matrices are totally
-unimodular, so every vertex is integral and an attacker who uses integrality learns nothing
-more (a property test compares the LP bounds with integer programming).
+:func:`suppress` and :func:`audit` are the single-table method (feasible interval at least
+``protection`` wide, LP over one table's margins, a greedy choice of complements). They are
+kept for a table on its own and as a baseline; they are **not** safe for a set of linked
+tables and the release does not use them.
 
 Privacy contract of :func:`release_sdc`: the unit is the person (or the call for hotline
-tables); there is no privacy-loss budget (epsilon is not defined: counts are exact and the
-protection is the threshold rule plus the audit); the mechanism is cell suppression; the
-small-cell threshold is ``threshold``; what is public to the partners is every published
-cell, every published margin, the table structure and the code lists.
+tables); there is no privacy-loss budget (epsilon is not defined: counts are exact); the
+mechanism is cell suppression; the small-cell threshold is ``threshold``; what is public to
+the partners is every published cell and margin, the table structure and relations, the code
+lists, the parameters and the year's earlier partner releases.
 """
 
 from __future__ import annotations
