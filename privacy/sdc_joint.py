@@ -250,10 +250,12 @@ def build_block(
         add(eq, {i: 1.0})
     for kind, row in rel_rows:
         add(eq if kind == "eq" else le, row)
-    for row in [*eq, *le]:
-        total = sum(coef * values[c] for c, coef in row.items())
-        if (row in eq and abs(total) > _TOL) or (row in le and total > _TOL):
-            raise ValueError("the tables contradict their own margins or relations")
+
+    def value(row: Mapping[int, float]) -> float:
+        return float(sum(coef * values[c] for c, coef in row.items()))
+
+    if any(abs(value(r)) > _TOL for r in eq) or any(value(r) > _TOL for r in le):
+        raise ValueError("the tables contradict their own margins or relations")
     grand = np.array([any(all(v == TOTAL for v in r.key) for r in g) for g in members])
     hidden_set = set(hidden)
     hidden_mask = np.array([any(r in hidden_set for r in g) for g in members], dtype=bool)
