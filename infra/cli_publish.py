@@ -23,9 +23,21 @@ def cmd_publish(args: argparse.Namespace) -> int:
     settings = _settings(args)
     out = Path(args.out)
     if args.method == "suppression":
-        release = publish_sdc(
-            settings, args.year, args.as_of, out, args.threshold, args.protection, args.released_by
-        )
+        from privacy.sdc import ProtectionError
+
+        try:
+            release = publish_sdc(
+                settings,
+                args.year,
+                args.as_of,
+                out,
+                args.threshold,
+                args.protection,
+                args.released_by,
+            )
+        except (ProtectionError, FileExistsError) as refused:
+            print(f"cmm publish: refused, nothing released: {refused}", file=sys.stderr)
+            return 3
     else:
         defaults = PrivacyParams()
         params = PrivacyParams(
@@ -85,7 +97,12 @@ def register(sub: Any) -> None:
     p.add_argument("--epsilon", type=float, help="privacy loss of this release (dp)")
     p.add_argument("--year-budget", type=float, help="the year's total budget, if not set yet")
     p.add_argument("--threshold", type=int, default=5, help="small-cell threshold (>= 3)")
-    p.add_argument("--protection", type=float, help="suppression: least interval width")
+    p.add_argument(
+        "--protection",
+        type=float,
+        help="suppression: upper and lower protection level of every small cell and "
+        "change (default: the threshold)",
+    )
     p.add_argument("--released-by", help="who releases (default: the login name)")
     p.set_defaults(func=cmd_publish)
 

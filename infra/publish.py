@@ -286,36 +286,7 @@ def publish_sdc(
     protection: float | None = None,
     released_by: str | None = None,
 ) -> Release:
-    """``cmm publish --method suppression``: exact counts for partners under agreement.
+    """``cmm publish --method suppression``: see :func:`infra.publish_partners.publish_sdc`."""
+    from infra.publish_partners import publish_sdc as publish
 
-    Privacy contract: as :func:`privacy.sdc.release_sdc`: unit one person (one call for the
-    hotline tables); no privacy loss parameter, because nothing is randomised: protection
-    comes from primary suppression (``0 < count < threshold``) and secondary suppression,
-    audited by linear programming so that every suppressed cell's feasible interval is at
-    least ``protection`` wide (default: the threshold). Public: the published cells and
-    margins, the table structure, the code lists and these parameters. The release fails,
-    and nothing is written, if the audit finds a narrower interval. No budget is spent: this
-    release is not differentially private and is shared only under agreement.
-    """
-    from datetime import UTC, datetime
-
-    from infra.readmodel import load_report_inputs
-    from privacy.model import TABLES
-    from privacy.sdc import release_sdc
-    from projections.report import report_tables
-
-    if threshold < 3:
-        raise ValueError(f"threshold must be at least 3, not {threshold}")
-    inputs = load_report_inputs(settings, as_of)
-    exact = report_tables(inputs.facts, inputs.hotline, inputs.outreach, year, inputs.contacts)
-    # Only the public tables: the analysts' extra tables (age extremes, returns) stay inside.
-    tables = {name: table for name, table in exact.items() if name in TABLES}
-    metadata = {
-        "year": year,
-        "as_of": as_of,
-        "released_by": released_by or getpass.getuser(),
-        "released_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    release = release_sdc(tables, threshold, protection, metadata=metadata)
-    write_release(release, out_dir)
-    return release
+    return publish(settings, year, as_of, out_dir, threshold, protection, released_by)

@@ -165,9 +165,13 @@ def _about(meta: Mapping[str, Any]) -> str:
             f"data-sharing agreement. To protect the people counted, any count from 1 to "
             f"{int(threshold) - 1} is hidden and shown as <strong>{marker}</strong>. Some "
             f"larger counts are hidden too, marked the same way, so that a hidden count cannot "
-            f"be worked out by subtracting the others from a total: a computer check (linear "
-            f"programming) confirms that every hidden count could lie anywhere in a range at "
-            f"least {escape(_num(protection))} wide, given everything published. Zeros are "
+            f"be worked out from the totals or from the other tables: a computer check (integer "
+            f"programming over all tables together, and over earlier partner releases of the "
+            f"year) confirms that every hidden small count could be "
+            f"{escape(_num(protection))} more than it is, and as much less (or as low as the "
+            f"published zeros allow, never below 1), given everything published; a change of "
+            f"fewer than {int(threshold)} people since an earlier partner release is hidden "
+            f"the same way. Zeros are "
             f"shown as 0.</p>"
         )
     else:
@@ -294,7 +298,8 @@ _LABELS = {
     "moe95": "± 95 %",
     "total_display": "Total",
     "total_moe95": "Total ± 95 %",
-    "protection_level": "Protection level (least width of a hidden cell's range)",
+    "protection_level": "Protection level (how far above and below its value a hidden "
+    "small count could be)",
     "opendp_version": "OpenDP version",
 }
 

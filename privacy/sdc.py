@@ -2,57 +2,39 @@
 
 ``cmm publish --method suppression`` releases exact counts to partners under a data-sharing
 agreement. There is no noise, so protection comes from hiding cells, and hiding a small cell is
-not enough when the totals are published: a single hidden cell in a row is its total minus the
-other cells. This module therefore does three things:
+not enough when totals are published: a single hidden cell in a row is its total minus the
+other cells, and the tables of a year are linked (shared totals, subsets, margin tables).
 
-1. **Primary suppression (threshold rule).** A cell (interior or margin) with
-   ``0 < count < threshold`` is suppressed. Zeros are published: an empty cell describes
-   nobody, and hiding every zero would hide the shape of every sparse table for no protection
-   of a person. (The known cost: a published zero can tell that *all* of a group share a
-   trait, e.g. "every victim of forced labour in construction was male"; the threshold rule
-   accepts that, as statistical offices' threshold rules do.)
-2. **Secondary (complementary) suppression.** While the audit finds a suppressed cell whose
-   feasible interval is narrower than the protection level, one more published cell is
-   suppressed, chosen among the cells that share an equation (row, column, parent total) with
-   a narrow cell: first the cell that sits in most equations where a hidden cell is alone (an
-   equation with one unknown pins it; a cell in two such equations closes the row-column
-   cycle a hidden cell needs in order to move), then interior cells before margins, non-zero
-   cells before zeros (a zero can only grow), the smallest. A grand total is never hidden to
-   protect another cell (it is published in every table of the year and in
-   ``victims_by_year``), nor is a margin that sums the whole table, nor a cell that another
-   released table publishes (``TableSpec.linked_cells``). Suppressing a cell only enlarges
-   every feasible set, so a cell once protected stays protected and only the narrow cells
-   are re-audited; the loop ends because each step hides one more cell. The result is
-   protected, not minimal: an optimal pattern would need a MILP over all cycles.
-3. **Interval audit.** For each suppressed cell, two linear programs (scipy's HiGHS) find the
-   smallest and largest value it can take given every published cell, every published margin
-   equation and non-negativity. The audit sees only what is published (counts, statuses and
-   the table's structure), exactly as a partner would.
+:func:`release_sdc` (the release) protects every table of the year, and every earlier partner
+release of that year, as one system: :mod:`privacy.sdc_joint` states the attacker model and
+the guarantee (upper and lower protection levels around each small cell and each small
+change, with hidden cells known to be at least 1 because zeros are always published), chooses
+the secondary suppressions by MILP and proves the pattern by integer programming.
 
-Definitions:
-
-* **Protection level** ``p`` (default: the threshold). A suppressed cell is protected when
-  ``upper - lower >= p`` (an unbounded upper limit counts as infinitely wide). The rule is
-  applied to *every* suppressed cell, primary or secondary, because the published output does
-  not say which is which.
+* **Primary suppression (threshold rule).** A cell (interior or margin) with
+  ``0 < count < threshold`` is suppressed. Zeros are published and never suppressed, not even
+  as secondaries: an empty cell describes nobody, hiding every zero would hide the shape of
+  every sparse table, and a zero that is never hidden makes "a hidden cell is at least 1" a
+  true, public bound that the audit must and does use. (The known cost: a published zero can
+  tell that *all* of a group share a trait, e.g. "every victim of forced labour in
+  construction was male"; the threshold rule accepts that, as statistical offices' do.)
 * **Marker.** Every suppressed cell shows the same marker, ``..`` (confidential). A ``<5``
   marker on primary cells only would itself tell the reader that the cell lies in 1-4 and
-  which hidden cells are secondary, so the audit could not treat the cells as unknown. The
-  data package and report explain the marker.
+  which hidden cells are secondary.
 * **Margins.** Which totals are published is part of each table's spec
   (:attr:`privacy.model.TableSpec.margins`); a margin row carries ``total`` in the dimensions
   it sums over. Margins pass through the threshold rule like any other cell.
 
-The linear bounds are the integer bounds here: one- and two-dimensional tables with margins,
-and hierarchical ones, are flows in a network, whose constraint matrices are totally
-unimodular, so every vertex is integral and an attacker who uses integrality learns nothing
-more (a property test compares the LP bounds with integer programming).
+:func:`suppress` and :func:`audit` are the single-table method (feasible interval at least
+``protection`` wide, LP over one table's margins, a greedy choice of complements). They are
+kept for a table on its own and as a baseline; they are **not** safe for a set of linked
+tables and the release does not use them.
 
 Privacy contract of :func:`release_sdc`: the unit is the person (or the call for hotline
-tables); there is no privacy-loss budget (epsilon is not defined: counts are exact and the
-protection is the threshold rule plus the audit); the mechanism is cell suppression; the
-small-cell threshold is ``threshold``; what is public to the partners is every published
-cell, every published margin, the table structure and the code lists.
+tables); there is no privacy-loss budget (epsilon is not defined: counts are exact); the
+mechanism is cell suppression; the small-cell threshold is ``threshold``; what is public to
+the partners is every published cell and margin, the table structure and relations, the code
+lists, the parameters and the year's earlier partner releases.
 """
 
 from __future__ import annotations
@@ -70,6 +52,7 @@ import pandas as pd
 from scipy.optimize import linprog
 
 from domain.codes import CODE_LIST_VERSION, Aggregation, OutreachMeasure
+from privacy import sdc_joint
 from privacy.model import (
     ASSESSED_VICTIMS,
     PUBLISHED,
@@ -77,6 +60,7 @@ from privacy.model import (
     TABLES,
     TOTAL,
     VALUE_COLUMNS,
+    CellRef,
     Release,
     TableSpec,
 )
@@ -84,10 +68,12 @@ from privacy.model import (
 __all__ = [
     "DEFAULT_THRESHOLD",
     "MARKER",
+    "EarlierRelease",
     "ProtectionError",
     "SDCParams",
     "audit",
     "default_margins",
+    "exact_cells",
     "release_sdc",
     "suppress",
     "suppress_primary",
@@ -106,8 +92,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-class ProtectionError(ValueError):
-    """A suppressed cell can be narrowed down more than the protection level allows."""
+ProtectionError = sdc_joint.ProtectionError
 
 
 @dataclass(frozen=True)
@@ -137,15 +122,28 @@ class SDCParams:
         return float(self.threshold if self.protection is None else self.protection)
 
     def describe(self) -> dict[str, Any]:
-        """The parameters as published in the release metadata."""
+        """The parameters and the guarantee, as published in the release metadata."""
+        p = self.protection_level
         return {
             "mechanism": "cell_suppression",
             "threshold": self.threshold,
-            "protection_level": self.protection_level,
-            "primary_rule": f"0 < count < {self.threshold}; zeros are published",
-            "protection_rule": "upper - lower >= protection_level for every suppressed cell",
-            "audit": "linear programming (scipy.optimize.linprog, HiGHS) over published cells, "
-            "published margins and non-negativity",
+            "protection_level": p,
+            "upper_protection_level": p,
+            "lower_protection_level": p,
+            "primary_rule": f"0 < count < {self.threshold}; zeros are always published, so "
+            "every suppressed cell is at least 1",
+            "protection_rule": (
+                "for every cell x with 0 < x < threshold, and every change d of a cell against "
+                "an earlier partner release of the year with 0 < |d| < threshold, the "
+                "whole-number solutions consistent with everything published (all tables, "
+                "their margins and relations, suppressed cells >= 1, earlier partner releases) "
+                f"reach x + {p:g} upwards and max(floor, x - {p:g}) downwards, where floor is "
+                "the least value the published zeros and grand totals allow (1 for a single "
+                "cell); no suppressed cell is fixed by the published cells"
+            ),
+            "audit": "one joint system over all tables and earlier partner releases of the "
+            "year; secondary suppressions chosen by MILP with capacity cuts, protection proved "
+            "by integer programming (scipy.optimize.milp, HiGHS)",
             "marker": MARKER,
             "epsilon": None,
         }
@@ -516,81 +514,114 @@ def _margins_of(spec: TableSpec | None, dims: list[str]) -> tuple[tuple[str, ...
     return spec.margins if spec is not None else default_margins(dims)
 
 
+@dataclass(frozen=True)
+class EarlierRelease:
+    """An earlier partner release of the same year, as the partner ledger recorded it: every
+    cell's exact count (``cells``: table -> key -> count, keys as text) and which were hidden.
+    Sensitive (exact counts of hidden cells): it lives only in the event store."""
+
+    release_id: str
+    cells: Mapping[str, Mapping[tuple[str, ...], int]]
+    hidden: frozenset[CellRef]
+
+
+def exact_cells(
+    tables: Mapping[str, pd.DataFrame], year: object = None
+) -> dict[str, dict[tuple[str, ...], int]]:
+    """Every cell of the release to be made, interior and margins, keyed by text: the exact
+    counts that :func:`release_sdc` protects (and the partner ledger records)."""
+    prepared = {name: _prepare(name, table, year) for name, table in tables.items()}
+    out: dict[str, dict[tuple[str, ...], int]] = {}
+    for name, table in prepared.items():
+        dims = _dims_of(name, table)
+        keys, values = _with_margins(table, dims, _margins_of(TABLES.get(name), dims))
+        out[name] = {tuple(str(v) for v in k): int(x) for k, x in zip(keys, values, strict=True)}
+    return out
+
+
+def _dims_of(name: str, table: pd.DataFrame) -> list[str]:
+    spec = TABLES.get(name)
+    dims = spec.dimension_names if spec else [c for c in table.columns if c != "count"]
+    if not dims:
+        raise ValueError(f"table {name!r} has no dimension columns")
+    return dims
+
+
 def release_sdc(
     tables: Mapping[str, pd.DataFrame],
     threshold: int = DEFAULT_THRESHOLD,
     protection: float | None = None,
     metadata: Mapping[str, Any] | None = None,
+    earlier: Sequence[EarlierRelease] = (),
 ) -> Release:
     """Suppress, audit and package exact counts for partners under agreement.
 
     ``tables`` maps table names (see :data:`privacy.model.TABLES`) to exact counts: the
-    dimension columns and ``count``, no margin rows. Finer tables are protected first and a
-    table that is a margin of one (``labour_by_industry``, ``by_region``) is published as a
-    copy of those margins, so the pair cannot be played against each other.
+    dimension columns and ``count``, no margin rows. ``earlier`` lists the partner releases of
+    the same year already made (from the partner ledger). Every table and every earlier
+    release is protected and audited as one system (:mod:`privacy.sdc_joint`).
 
     Privacy: unit = the person (the call for hotline tables); no epsilon (exact counts);
-    mechanism = primary and secondary cell suppression; small-cell threshold = ``threshold``;
-    protection = every suppressed cell's LP interval, given every published cell and margin,
-    is at least ``protection`` (default ``threshold``) wide; public = the published cells and
-    margins, the tables' structure, the code lists and these parameters.
+    mechanism = primary and secondary cell suppression chosen jointly over all tables;
+    small-cell threshold = ``threshold``; protection = for every cell ``0 < x < threshold``
+    and every change ``0 < |d| < threshold`` against an earlier release, the reader's
+    whole-number solutions reach ``x + p`` and ``max(floor, x - p)`` (``p`` = ``protection``,
+    default ``threshold``; the floor is 1, or more where the published zeros force it), and no
+    hidden cell is pinned; public = the published cells and margins, the tables' structure and
+    relations, the code lists, these parameters and the earlier partner releases.
 
-    Raises :class:`ProtectionError` (naming the table and cells) if the final audit finds any
-    suppressed cell narrower than the protection level, and ValueError if a derived table
-    disagrees with the table it is a margin of.
+    Raises :class:`ProtectionError` if that cannot be proved, and ValueError if tables that
+    must agree do not.
     """
     params = SDCParams(threshold, protection)
-    year = (metadata or {}).get("year")
-    tables = {name: _prepare(name, table, year) for name, table in tables.items()}
+    meta_in = dict(metadata or {})
+    year = meta_in.get("year")
+    prepared = {name: _prepare(name, table, year) for name, table in tables.items()}
+    cells = exact_cells(prepared, year)
+    year_int = _year_of(year, prepared)
+    new = sdc_joint.build_block(cells, year_int)
+    old = [sdc_joint.build_block(e.cells, year_int, e.hidden) for e in earlier]
+    outcome = sdc_joint.protect(new, old, params.threshold, params.protection_level)
     published: dict[str, pd.DataFrame] = {}
-    derived: list[tuple[str, TableSpec]] = []
-    for name, table in tables.items():
-        spec = TABLES.get(name)
-        if spec is not None and spec.derived_from and spec.derived_from[0] in tables:
-            derived.append((name, spec))
-            continue
-        dims = spec.dimension_names if spec else [c for c in table.columns if c != "count"]
-        if not dims:
-            raise ValueError(f"table {name!r} has no dimension columns")
-        locked = _locked_cells(spec, tables)
-        published[name] = suppress(
-            table[[*dims, "count"]],
-            dims,
-            params.threshold,
-            params.protection,
-            margins=_margins_of(spec, dims),
-            locked=locked,
+    for name, table in prepared.items():
+        dims = _dims_of(name, table)
+        keys, values = _with_margins(table, dims, _margins_of(TABLES.get(name), dims))
+        hidden = np.array(
+            [
+                bool(outcome.hidden[new.index[CellRef(name, tuple(str(v) for v in k))]])
+                for k in keys
+            ],
+            dtype=bool,
         )
-    for name, spec in derived:
-        published[name] = _derive(name, spec, tables, published)
-    published = {name: published[name] for name in tables}
-
-    failures = []
-    for name, frame in published.items():
-        spec = TABLES.get(name)
-        dims = spec.dimension_names if spec else [c for c in tables[name].columns if c != "count"]
-        report = audit(frame, dims, params.protection_level)
-        for row in report[~report["protected"]].itertuples(index=False):
-            cell = {d: getattr(row, d) for d in dims}
-            failures.append(f"{name} {cell}: [{row.lower:g}, {row.upper:g}]")
-    if failures:
-        raise ProtectionError(
-            f"SDC audit failed: {len(failures)} suppressed cell(s) have a feasible interval "
-            f"narrower than the protection level {params.protection_level:g}: "
-            + "; ".join(failures)
-        )
-
-    meta: dict[str, Any] = dict(metadata or {})
+        published[name] = _published_frame(keys, dims, values, hidden)
+    meta: dict[str, Any] = dict(meta_in)
     meta.update(
         method="suppression",
         threshold=params.threshold,
         privacy=params.describe(),
+        audit={
+            "hidden_cells": int(
+                sum(int((f["status"] == SUPPRESSED).sum()) for f in published.values())
+            ),
+            "sensitive_quantities": outcome.requirements,
+            "earlier_releases": [e.release_id for e in earlier],
+            "proved": "every sensitive quantity meets its protection levels",
+        },
         code_list_version=meta.get("code_list_version", CODE_LIST_VERSION),
         released_at=meta.get("released_at", datetime.now(UTC).isoformat(timespec="seconds")),
         release_id=meta.get("release_id", str(uuid.uuid4())),
     )
     meta.setdefault("released_by", None)
     return Release(tables=published, metadata=meta)
+
+
+def _year_of(year: object, tables: Mapping[str, pd.DataFrame]) -> int | None:
+    if year is not None:
+        return int(str(year))
+    by_year = tables.get("victims_by_year")
+    if by_year is not None and len(by_year) == 1:
+        return int(by_year["year"].iloc[0])
+    return None
 
 
 def _prepare(name: str, table: pd.DataFrame, year: object) -> pd.DataFrame:
@@ -620,51 +651,3 @@ def _prepare(name: str, table: pd.DataFrame, year: object) -> pd.DataFrame:
     dims = spec.dimension_names if spec else [c for c in frame.columns if c not in VALUE_COLUMNS]
     frame = frame[[*dims, "count"]].reset_index(drop=True)
     return frame.astype({"count": "int64"})
-
-
-def _locked_cells(spec: TableSpec | None, tables: Mapping[str, pd.DataFrame]) -> list[Key]:
-    if spec is None:
-        return []
-    return [key for key, others in spec.linked_cells if any(o in tables for o in others)]
-
-
-def _derive(
-    name: str,
-    spec: TableSpec,
-    tables: Mapping[str, pd.DataFrame],
-    published: Mapping[str, pd.DataFrame],
-) -> pd.DataFrame:
-    """A table that is a margin of another, cut from that table's published margins."""
-    assert spec.derived_from is not None
-    parent_name, keep = spec.derived_from
-    parent = published[parent_name]
-    parent_dims = TABLES[parent_name].dimension_names
-    summed = [d for d in parent_dims if d not in keep]
-    rows = parent[parent[summed].map(_is_total).all(axis=1)]
-    columns = [*spec.dimension_names, "count", "status", "display", "moe95"]
-    margin_rows = {
-        tuple(str(v) for v in r[: len(keep)]): r
-        for r in rows[columns].itertuples(index=False, name=None)
-    }
-
-    def nonzero_sums(frame: pd.DataFrame) -> dict[str, int]:
-        sums = frame.groupby(list(keep))["count"].sum()
-        return {str(k): int(v) for k, v in sums.items() if v != 0}
-
-    if nonzero_sums(tables[name]) != nonzero_sums(tables[parent_name]):
-        raise ValueError(
-            f"{name} is not the margin of {parent_name} over {summed}: the tables disagree, "
-            f"so they cannot be protected together"
-        )
-    # In this table's own (code-list) order; a category with no row in the finer table is a
-    # zero the reader can see there too. The grand total comes last.
-    grand = margin_rows.pop(tuple(TOTAL for _ in keep))
-    out = []
-    for key in tables[name][spec.dimension_names].itertuples(index=False, name=None):
-        text = tuple(str(v) for v in key)
-        out.append(margin_rows.pop(text, (*key, 0, PUBLISHED, "0", None)))
-    out += [*margin_rows.values(), grand]
-    frame = pd.DataFrame(out, columns=columns)
-    frame["count"] = frame["count"].astype("Int64")
-    frame["moe95"] = pd.Series([None] * len(frame), dtype=object)
-    return frame

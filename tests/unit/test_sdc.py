@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from privacy import sdc
+from privacy import sdc, sdc_joint
 from privacy.model import SUPPRESSED, TOTAL
 from privacy.sdc import (
     MARKER,
@@ -377,12 +377,17 @@ def test_release_protects_linked_tables_together() -> None:
     assert meta["code_list_version"] and meta["release_id"] and meta["released_at"]
 
 
-def test_release_audit_catches_naive_suppression(monkeypatch: pytest.MonkeyPatch) -> None:
-    def naive(table: pd.DataFrame, dims: list[str], threshold: int, *_: object, **kw: object):  # type: ignore[no-untyped-def]
-        return suppress_primary(table, dims, threshold, margins=kw.get("margins"))  # type: ignore[arg-type]
+def test_release_final_audit_refuses_a_pattern_without_its_secondaries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The joint integer audit runs on the final pattern: if a fault dropped the secondary
+    suppressions after they were chosen, the release fails instead of leaking."""
 
-    monkeypatch.setattr(sdc, "suppress", naive)
-    with pytest.raises(ProtectionError, match=r"SDC audit failed: .*by_exploitation"):
+    def primaries_only(s: Any, hide: Any, primary: Any, protection: float) -> Any:
+        return primary.copy()
+
+    monkeypatch.setattr(sdc_joint, "_publish_pinned", primaries_only)
+    with pytest.raises(ProtectionError, match=r"joint audit failed for .*by_exploitation"):
         release_sdc(release_input(), metadata={"year": 2012})
 
 
@@ -391,7 +396,7 @@ def test_release_refuses_tables_that_disagree() -> None:
     counts = tables["labour_by_industry"]["count"].to_numpy().copy()
     counts[0] += 1
     tables["labour_by_industry"]["count"] = counts
-    with pytest.raises(ValueError, match="labour_by_industry is not the margin of"):
+    with pytest.raises(ValueError, match=r"tables disagree: .*labour_by_industry"):
         release_sdc(tables)
 
 
