@@ -1,63 +1,69 @@
-"""The privacy budget ledger's store: an eventsourcing ``Application`` over ``PrivacyBudget``.
+"""The privacy budget ledger's store: ``privacy.budget`` kept in the event store itself.
 
-Configured like the event store (``Settings.eventsourcing_env()``), except that on SQLite the
-ledger lives in its own file, ``data_dir/budget.sqlite3``, so the event projections never see
-budget events; on PostgreSQL eventsourcing names the tables after the application
-(``budgetledger_events``), which keeps them apart in the same database.
+Built on ``infra.ledger_store.LedgerApplication``: on SQLite the ledger is a table of the
+events file (``events.sqlite3``), on PostgreSQL a table of the events database. So deleting
+or replacing any other file of the data directory cannot reset a year's budget, and a copy of
+the event store carries what was spent from it.
 
-Spending is load, check, record, save. Two processes that spend at once both load version
-``n`` and both try to write version ``n + 1``; the store's unique key on (aggregate id,
+Earlier versions kept the ledger in a file of its own, ``data_dir/budget.sqlite3``. Opening
+the ledger imports such a file (its allocations and spends, as they were; an allocation above
+today's maximum is refused) and renames it to ``budget.sqlite3.imported``, so it is read
+once and can no longer stand in for the ledger. On PostgreSQL the table is the one earlier
+versions used (``budgetledger_events``), so there is nothing to import.
+
+Every write is load, check, record, save. Two processes that write at once both load version
+``n`` and both try to save version ``n + 1``; the store's unique key on (aggregate id,
 version) lets one win and raises eventsourcing's ``IntegrityError`` for the other, which
-reloads (now seeing the winner's spend) and checks again. So concurrent releases cannot
-overspend together. The same holds for two processes that both open a year's ledger.
+reloads (now seeing the winner's record) and checks again. So concurrent releases cannot
+overspend together, and a release's measurements are recorded once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError
 
+from infra.ledger_store import LedgerApplication, open_ledger_application
 from infra.settings import Settings
 from privacy.budget import BudgetError, PrivacyBudget, budget_id
 
-BUDGET_SQLITE_FILE = "budget.sqlite3"
+LEGACY_FILE = "budget.sqlite3"
+LEGACY_IMPORTED = "budget.sqlite3.imported"
 MAX_ATTEMPTS = 50
-OPEN_ATTEMPTS = 10
+
+T = TypeVar("T")
 
 
 class BudgetContention(BudgetError):
-    """Too many concurrent spends in a row; nothing was recorded. Try again."""
+    """Too many concurrent writes in a row; nothing was recorded. Try again."""
 
 
 class BudgetNotAllocated(BudgetError):
-    """No budget exists for the year and none was given to allocate."""
+    """No budget is allocated for the year: publishing never opens one."""
+
+
+class LegacyLedgerUnreadable(BudgetError):
+    """A ``budget.sqlite3`` beside the store cannot be read as an earlier version's ledger."""
 
 
 class BudgetAlreadyAllocated(BudgetError):
     """The year already has a different allocation; allocations are never changed."""
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
-    """A year's budget to open the ledger with, if it does not exist yet."""
-
-    total: float
-    weights: Mapping[str, float]
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class BudgetLedger(Application[UUID]):
+class BudgetLedger(LedgerApplication):
     name = "BudgetLedger"
 
     def budget(self, year: int) -> PrivacyBudget | None:
@@ -69,15 +75,33 @@ class BudgetLedger(Application[UUID]):
         assert isinstance(found, PrivacyBudget)
         return found
 
-    def allocate(self, year: int, allocation: Allocation, allocated_by: str) -> PrivacyBudget:
-        """Open the year's ledger. Idempotent for the same total and weights; a different
-        allocation of an existing year is refused (a budget is never raised after the fact)."""
-        for _ in range(MAX_ATTEMPTS):
+    def _retry(self, what: str, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` (load, change, save) until no other process saved in between."""
+        for n in range(MAX_ATTEMPTS):
+            try:
+                return attempt()
+            except IntegrityError:
+                # Another process saved first: load again, and check against its record.
+                time.sleep(0.002 * (n + 1))
+        raise BudgetContention(f"could not {what}: too many concurrent writes, try again")
+
+    def allocate(
+        self,
+        year: int,
+        total: float,
+        allocated_by: str,
+        *,
+        maximum: float,
+        allocated_at: str | None = None,
+    ) -> PrivacyBudget:
+        """Open ``year`` with ``total`` epsilon. Idempotent for the same total; a different
+        total for an open year is refused (a budget is never raised after the fact), and so is
+        one above ``maximum``."""
+
+        def attempt() -> PrivacyBudget:
             existing = self.budget(year)
             if existing is not None:
-                if existing.total != float(allocation.total) or existing.weights != {
-                    t: float(w) for t, w in allocation.weights.items()
-                }:
+                if existing.total != float(total):
                     raise BudgetAlreadyAllocated(
                         f"the {year} privacy budget is already allocated "
                         f"(epsilon {existing.total:g}, by {existing.allocated_by} "
@@ -85,14 +109,21 @@ class BudgetLedger(Application[UUID]):
                     )
                 return existing
             budget = PrivacyBudget.allocate(
-                year, allocation.total, allocation.weights, allocated_by, _now()
+                year, total, allocated_by, allocated_at or _now(), maximum=maximum
             )
-            try:
-                self.save(budget)
-            except IntegrityError:
-                continue
+            self.save(budget)
             return budget
-        raise BudgetContention(f"could not open the {year} budget: too much contention")
+
+        return self._retry(f"open the {year} budget", attempt)
+
+    def _year(self, year: int) -> PrivacyBudget:
+        budget = self.budget(year)
+        if budget is None:
+            raise BudgetNotAllocated(
+                f"no privacy budget is allocated for {year}: open the year first with "
+                f"`cmm budget allocate --year {year} --epsilon E`"
+            )
+        return budget
 
     def spend(
         self,
@@ -102,61 +133,123 @@ class BudgetLedger(Application[UUID]):
         release_id: str,
         released_by: str,
         released_at: str | None = None,
-        allocation: Allocation | None = None,
+        request: Mapping[str, Any] | None = None,
     ) -> PrivacyBudget:
-        """Record that ``release_id`` spends ``tables`` (table -> epsilon) of ``year``'s budget,
-        opening the ledger with ``allocation`` if it does not exist. Raises ``BudgetExceeded``
+        """Record that ``release_id`` spends ``tables`` (table -> epsilon) of ``year``'s
+        budget. Raises ``BudgetNotAllocated`` if the year is not open and ``BudgetExceeded``
         (nothing recorded) if it would overspend. Call it before drawing any noise."""
         at = released_at or _now()
-        for attempt in range(MAX_ATTEMPTS):
-            budget = self.budget(year)
-            if budget is None:
-                if allocation is None:
-                    raise BudgetNotAllocated(f"no privacy budget is allocated for {year}")
-                budget = PrivacyBudget.allocate(
-                    year, allocation.total, allocation.weights, released_by, at
-                )
-            budget.spend(release_id, released_by, at, tables)
-            try:
-                self.save(budget)
-            except IntegrityError:
-                # Another process recorded first: reload, and check again against its spend.
-                time.sleep(0.002 * (attempt + 1))
-                continue
+
+        def attempt() -> PrivacyBudget:
+            budget = self._year(year)
+            budget.spend(release_id, released_by, at, tables, request)
+            self.save(budget)
             return budget
-        raise BudgetContention(
-            f"release {release_id} could not record its spend: too much contention"
-        )
+
+        return self._retry(f"record the spend of release {release_id}", attempt)
+
+    def record_measurements(
+        self, year: int, release_id: str, measurements: Mapping[str, Sequence[int]]
+    ) -> dict[str, list[int]]:
+        """Keep a paid release's noisy measurements and return the stored ones: if another
+        process recorded this release's measurements first, theirs are the release's and
+        ``measurements`` are discarded unpublished."""
+
+        def attempt() -> dict[str, list[int]]:
+            budget = self._year(year)
+            stored = budget.release(release_id)["measurements"]
+            if stored is not None:
+                return {k: list(v) for k, v in stored.items()}
+            budget.record_measurements(release_id, measurements)
+            self.save(budget)
+            return {k: [int(v) for v in vs] for k, vs in measurements.items()}
+
+        return self._retry(f"record the measurements of release {release_id}", attempt)
+
+    def mark_written(self, year: int, release_id: str) -> None:
+        def attempt() -> None:
+            budget = self._year(year)
+            if budget.release(release_id)["written_at"] is None:
+                budget.mark_written(release_id, _now())
+                self.save(budget)
+
+        self._retry(f"record that release {release_id} is written", attempt)
+
+    def import_legacy(self, budgets: Sequence[PrivacyBudget], maximum: float) -> int:
+        """Copy the years and spends of an earlier version's ledger; returns how many spends
+        were new. A year open here keeps its allocation; a spend is copied once."""
+        copied = 0
+        for old in budgets:
+
+            def attempt(old: PrivacyBudget = old) -> int:
+                budget = self.budget(old.year)
+                if budget is None:
+                    budget = PrivacyBudget.allocate(
+                        old.year,
+                        old.total,
+                        old.allocated_by or "imported",
+                        old.allocated_at,
+                        maximum=maximum,
+                    )
+                new = sum(budget.import_spend(s) for s in old.spends)
+                self.save(budget)  # nothing to save is a no-op
+                return new
+
+            copied += self._retry(f"import the {old.year} budget", attempt)
+        return copied
 
 
-def budget_env(settings: Settings) -> dict[str, str]:
-    """The ledger's eventsourcing environment: the settings' store, but on SQLite its own
-    file ``data_dir/budget.sqlite3``."""
-    env = settings.eventsourcing_env()
-    if settings.store == "sqlite":
-        env["SQLITE_DBNAME"] = str(settings.data_dir / BUDGET_SQLITE_FILE)
-    return env
+class _LegacyBudgetFile(Application[UUID]):
+    """An earlier version's ledger file: an ordinary eventsourcing SQLite application."""
+
+    name = "BudgetLedger"
 
 
-def open_ledger(settings: Settings, **extra: Any) -> BudgetLedger:
-    """The budget ledger of the configured store.
+def _legacy_budgets(path: Path) -> list[PrivacyBudget]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT DISTINCT originator_id FROM stored_events").fetchall()
+    ids = {str(row[0]) for row in rows}
+    years = {str(budget_id(y)).replace("-", ""): y for y in range(1900, 2200)}
+    years |= {str(budget_id(y)): y for y in range(1900, 2200)}
+    app = _LegacyBudgetFile(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    )
+    try:
+        out = []
+        for found_id in sorted(ids):
+            year = years.get(found_id) or years.get(found_id.replace("-", ""))
+            if year is None:
+                continue
+            found: object = app.repository.get(budget_id(year))
+            assert isinstance(found, PrivacyBudget)
+            out.append(found)
+        return out
+    finally:
+        app.close()
 
-    Several processes opening a new ledger at once race to create it: on SQLite to switch the
-    file to WAL mode, which answers the losers "database is locked" at once (the busy timeout
-    does not cover the journal-mode switch); on PostgreSQL ``CREATE TABLE IF NOT EXISTS`` can
-    collide in the catalogue. So opening is retried a few times."""
-    env = budget_env(settings)
-    env.update({k: str(v) for k, v in extra.items()})
-    for attempt in range(OPEN_ATTEMPTS):
+
+def open_budget_ledger(settings: Settings) -> BudgetLedger:
+    """The budget ledger over the configured event store, with an earlier version's ledger
+    file imported (see the module docstring)."""
+    ledger = open_ledger_application(BudgetLedger, settings)
+    legacy = settings.data_dir / LEGACY_FILE
+    if settings.store == "sqlite" and legacy.exists():
         try:
-            return BudgetLedger(env=env)
-        except (sqlite3.OperationalError, PersistenceError):
-            if attempt == OPEN_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
+            found = _legacy_budgets(legacy)
+        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as error:
+            # Fail closed: it may hold spends, and nothing may be released without them.
+            raise LegacyLedgerUnreadable(
+                f"refused: {LEGACY_FILE} in the data directory is not a budget ledger this "
+                f"version can read ({type(error).__name__}); move it away if it is not one"
+            ) from None
+        ledger.import_legacy(found, settings.max_year_epsilon)
+        with contextlib.suppress(FileNotFoundError):  # another process imported it meanwhile
+            legacy.replace(settings.data_dir / LEGACY_IMPORTED)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{legacy}{suffix}").unlink(missing_ok=True)
+    return ledger
 
 
 def memory_ledger() -> BudgetLedger:
-    """A fresh in-memory ledger (tests, dry runs)."""
+    """A fresh in-memory ledger (tests, benchmarks)."""
     return BudgetLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})

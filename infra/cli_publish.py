@@ -15,7 +15,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(data_dir=args.data_dir, store=args.store)
 
 
+def _refusal(error: BaseException) -> str:
+    """The refusal's message, said once: "refused: ..., nothing released"."""
+    text = str(error).removeprefix("refused: ")
+    text = text.removesuffix("; nothing released")
+    return f"refused, nothing released: {text}"
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
+    from infra.package_out import OutputRefused
     from infra.publish import publish_dp, publish_sdc
     from privacy.budget import BudgetError
     from privacy.params import PrivacyParams
@@ -35,7 +43,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 args.protection,
                 args.released_by,
             )
-        except (ProtectionError, FileExistsError) as refused:
+        except (ProtectionError, OutputRefused) as refused:
             print(f"cmm publish: refused, nothing released: {refused}", file=sys.stderr)
             return 3
     else:
@@ -45,17 +53,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
             threshold=args.threshold,
         )
         try:
-            release = publish_dp(
-                settings,
-                args.year,
-                args.as_of,
-                out,
-                params,
-                args.released_by,
-                year_budget=args.year_budget,
-            )
-        except BudgetError as refused:
-            print(f"cmm publish: refused, nothing released: {refused}", file=sys.stderr)
+            release = publish_dp(settings, args.year, args.as_of, out, params, args.released_by)
+        except (BudgetError, OutputRefused) as refused:
+            print(f"cmm publish: {_refusal(refused)}", file=sys.stderr)
             return 3
     suppressed = sum(int((t["status"] == "suppressed").sum()) for t in release.tables.values())
     print(
@@ -67,16 +67,33 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
-    from infra.publish import allocate_budget, budget_json, budget_report
+    from infra.publish import budget_json, budget_report
 
+    if args.year is None:
+        args.budget_parser.error("the following arguments are required: --year")
     settings = _settings(args)
-    if args.allocate is not None:
-        allocate_budget(settings, args.year, args.allocate, allocated_by=args.released_by)
     if args.json:
         summary: dict[str, Any] = budget_json(settings, args.year)
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(budget_report(settings, args.year))
+        print(budget_report(settings, args.year), end="")
+    return 0
+
+
+def cmd_budget_allocate(args: argparse.Namespace) -> int:
+    from infra.publish import allocate_budget
+    from privacy.budget import BudgetError
+
+    settings = _settings(args)
+    try:
+        budget = allocate_budget(settings, args.year, args.epsilon, args.allocated_by)
+    except BudgetError as refused:
+        print(f"cmm budget allocate: {str(refused).removeprefix('refused: ')}", file=sys.stderr)
+        return 3
+    print(
+        f"the {args.year} privacy budget is epsilon {budget.total:g}, allocated by "
+        f"{budget.allocated_by} at {budget.allocated_at}"
+    )
     return 0
 
 
@@ -94,8 +111,11 @@ def register(sub: Any) -> None:
         help="dp: differential privacy (default, open data); suppression: exact counts with "
         "cell suppression, for partners under agreement",
     )
-    p.add_argument("--epsilon", type=float, help="privacy loss of this release (dp)")
-    p.add_argument("--year-budget", type=float, help="the year's total budget, if not set yet")
+    p.add_argument(
+        "--epsilon",
+        type=float,
+        help="privacy loss of this release (dp), spent from the year's allocation (default 5.0)",
+    )
     p.add_argument("--threshold", type=int, default=5, help="small-cell threshold (>= 3)")
     p.add_argument(
         "--protection",
@@ -106,11 +126,24 @@ def register(sub: Any) -> None:
     p.add_argument("--released-by", help="who releases (default: the login name)")
     p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("budget", help="the year's privacy budget: allocated, spent, remaining")
+    p = sub.add_parser(
+        "budget",
+        help="the year's privacy budget: allocated, spent, remaining; `allocate` opens a year",
+    )
     p.add_argument("--data-dir")
     p.add_argument("--store", choices=["sqlite", "postgres"])
-    p.add_argument("--year", type=int, required=True)
-    p.add_argument("--allocate", type=float, help="set the year's total budget (once)")
-    p.add_argument("--released-by", help="who allocates (default: the login name)")
+    p.add_argument("--year", type=int)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_budget)
+    p.set_defaults(func=cmd_budget, budget_parser=p)
+    actions = p.add_subparsers(dest="budget_action", metavar="{allocate}")
+    a = actions.add_parser(
+        "allocate",
+        help="open a year with its privacy budget (once; at most CMM_MAX_YEAR_EPSILON, default 10)",
+    )
+    # SUPPRESS: given before `allocate`, the options are not reset by the sub-command.
+    a.add_argument("--data-dir", default=argparse.SUPPRESS)
+    a.add_argument("--store", choices=["sqlite", "postgres"], default=argparse.SUPPRESS)
+    a.add_argument("--year", type=int, required=True)
+    a.add_argument("--epsilon", type=float, required=True, help="the year's total epsilon")
+    a.add_argument("--allocated-by", help="who allocates (default: the login name)")
+    a.set_defaults(func=cmd_budget_allocate)

@@ -1,9 +1,22 @@
 """``cmm publish`` and ``cmm budget``: the DP release of a year, paid for in the budget ledger.
 
-Order of a publish: load the read model's inputs as of the cut-off; build and check every
-measurement; spend the budget in the ledger (refused, with nothing drawn, if it would
-overspend); draw the noise; post-process; write the package. A spend is never undone: once
-noise may have been drawn the budget is gone, even if writing the files fails afterwards.
+Order of a publish (each step recorded before the next, so a failure anywhere leaves the
+budget spent once and a rerun finishes the same release):
+
+1. Check ``--out`` (empty or new folder, writable, path not too long, room) and make a
+   staging folder beside it: :mod:`infra.package_out`. Nothing is spent if this fails.
+2. Load the read model's inputs as of the cut-off and build and check every measurement.
+3. Spend: ``BudgetSpent`` in the year's ledger, in the event store. Refused, with nothing
+   drawn, if the year is not open (``cmm budget allocate``) or it would overspend.
+4. Draw the noise and record it: ``MeasurementsRecorded``.
+5. Post-process and write the package into the staging folder; rename it into place.
+6. ``ReleaseWritten``.
+
+A release paid for but not written (a kill, a full disk, a rename that lost a race) is
+*pending*. The next ``cmm publish`` of the year with the same cut-off and parameters
+finishes it: from the recorded measurements, or, if it was stopped before they were recorded
+(no noise was kept, so none was published), by drawing them once under the recorded spend.
+No new release of the year can spend while one is pending.
 """
 
 from __future__ import annotations
@@ -22,12 +35,37 @@ from uuid import uuid4
 
 import pandas as pd
 
-from infra.budget_store import Allocation, BudgetLedger, open_ledger
+from infra.budget_store import BudgetLedger, BudgetNotAllocated, open_budget_ledger
+from infra.package_out import stage
 from infra.settings import Settings
-from privacy.budget import PrivacyBudget, budget_id
+from privacy.budget import BudgetError, PrivacyBudget, budget_id
 from privacy.model import Release
 from privacy.params import PrivacyParams
-from privacy.release import ReportInputs, release_dp
+from privacy.release import ReportInputs, prepare_release, release_from_measurements
+
+
+class PendingRelease(BudgetError):
+    """Another release of the year is paid for but not written; it must be finished first."""
+
+
+def _request(params: PrivacyParams, as_of: str | None) -> dict[str, Any]:
+    """What a release was asked for, as recorded with its spend (public parameters only)."""
+    return {
+        "as_of": as_of,
+        "epsilon_total": params.epsilon_total,
+        "weights": dict(params.weights),
+        "threshold": params.threshold,
+        "alpha": params.alpha,
+    }
+
+
+def _params(request: Mapping[str, Any]) -> PrivacyParams:
+    return PrivacyParams(
+        epsilon_total=request["epsilon_total"],
+        weights=request["weights"],
+        threshold=request["threshold"],
+        alpha=request["alpha"],
+    )
 
 
 def release_with_budget(
@@ -39,40 +77,72 @@ def release_with_budget(
     released_by: str,
     as_of: str | None = None,
     release_id: str | None = None,
-    allocation: Allocation | None = None,
+    after_spend: Callable[[str], None] | None = None,
 ) -> Release:
-    """:func:`privacy.release.release_dp`, with its epsilons spent in ``ledger`` before any
-    noise is drawn. The year's ledger is opened with ``allocation`` (default: the params'
-    total and weights) if it does not exist yet.
+    """:func:`privacy.release.release_dp`, paid for in ``ledger`` before any noise is drawn,
+    with its measurements recorded there before anything is post-processed.
 
-    Privacy contract: as :func:`privacy.release.release_dp` (unit one person / one call / one
-    outreach unit; pure DP with ``params.epsilon_for(table)`` per table; discrete Laplace;
-    threshold ``params.threshold``; code lists, year, epsilons and scales public). Raises
-    ``privacy.budget.BudgetExceeded`` with nothing drawn if the spend would overspend.
-    """
+    Privacy contract: as :func:`privacy.release.release_dp`. Raises
+    ``infra.budget_store.BudgetNotAllocated`` if the year is not open and
+    ``privacy.budget.BudgetExceeded`` if the spend would overspend; nothing is drawn then.
+    ``after_spend`` is called with the release id once the spend is recorded (tests use it to
+    fail there)."""
+    prepared = prepare_release(inputs, year, params)
     rid = release_id or str(uuid4())
     at = datetime.now(UTC).isoformat(timespec="seconds")
-    opening = allocation or Allocation(params.epsilon_total, params.weights)
-
-    def spend(epsilons: Mapping[str, float]) -> None:
-        ledger.spend(
-            year,
-            epsilons,
-            release_id=rid,
-            released_by=released_by,
-            released_at=at,
-            allocation=opening,
-        )
-
-    return release_dp(
-        inputs,
+    ledger.spend(
+        year,
+        prepared.epsilons,
+        release_id=rid,
+        released_by=released_by,
+        released_at=at,
+        request=_request(params, as_of),
+    )
+    if after_spend is not None:
+        after_spend(rid)
+    noisy = ledger.record_measurements(year, rid, prepared.measure())
+    return release_from_measurements(
+        noisy,
         year,
         params,
         as_of=as_of,
         release_id=rid,
         released_by=released_by,
         released_at=at,
-        before_noise=spend,
+    )
+
+
+def _finish(
+    ledger: BudgetLedger,
+    settings: Settings,
+    year: int,
+    pending: Mapping[str, Any],
+) -> Release:
+    """The release of a pending spend: from its recorded measurements, or measured now."""
+    request = pending["request"]
+    params = _params(request)
+    rid = pending["release_id"]
+    noisy = pending["measurements"]
+    if noisy is None:
+        from infra.readmodel import load_report_inputs
+
+        # Stopped between the spend and the record: whatever it drew was never kept or
+        # published, so this draw is the release's one measurement, under the same spend.
+        prepared = prepare_release(load_report_inputs(settings, request["as_of"]), year, params)
+        if dict(prepared.epsilons) != pending["tables"]:
+            raise PendingRelease(
+                f"release {rid} of {year} was paid for other tables than this version "
+                "measures; it cannot be finished"
+            )
+        noisy = ledger.record_measurements(year, rid, prepared.measure())
+    return release_from_measurements(
+        noisy,
+        year,
+        params,
+        as_of=request["as_of"],
+        release_id=rid,
+        released_by=pending["released_by"],
+        released_at=pending["released_at"],
     )
 
 
@@ -84,35 +154,84 @@ def publish_dp(
     params: PrivacyParams | None = None,
     released_by: str | None = None,
     *,
-    year_budget: float | None = None,
+    after_spend: Callable[[str], None] | None = None,
 ) -> Release:
     """``cmm publish --year Y --as-of D --out DIR``: release every public table of ``year``
     with differential privacy and write the package into ``out_dir``.
 
     Privacy contract: as :func:`privacy.release.release_dp`: unit one person (one call for
     the hotline tables, one counted unit for outreach activity), pure DP with
-    ``params.epsilon_total`` split by ``params.weights`` (default 5.0, see
-    :mod:`privacy.params`), discrete Laplace noise from OpenDP, threshold
-    ``params.threshold`` on the noisy post-processed values; code lists, year, cut-off,
-    epsilons and scales are public. The spend is recorded in the year's budget ledger before
-    any noise is drawn; a release that would overspend raises
-    ``privacy.budget.BudgetExceeded`` and writes nothing. ``year_budget`` is the year's
-    total budget if the ledger is opened by this release (default ``params.epsilon_total``).
+    ``params.epsilon_total`` split by ``params.weights`` (see :mod:`privacy.params`),
+    discrete Laplace noise from OpenDP, threshold ``params.threshold`` on the noisy
+    post-processed values; code lists, year, cut-off, epsilons and scales are public. The
+    release spends from the year's allocation and never sets it: a year that is not open
+    (``cmm budget allocate``) raises ``BudgetNotAllocated``, an overspend ``BudgetExceeded``,
+    an unusable ``out_dir`` ``OutputRefused``; nothing is spent or drawn then. A pending
+    release of the year (see the module docstring) is finished instead of a new one when the
+    cut-off and parameters match, and refused with ``PendingRelease`` otherwise.
     """
     from infra.readmodel import load_report_inputs
 
     params = params or PrivacyParams()
     who = released_by or getpass.getuser()
-    inputs = load_report_inputs(settings, as_of)
-    ledger = open_ledger(settings)
-    allocation = Allocation(
-        params.epsilon_total if year_budget is None else year_budget, params.weights
-    )
-    release = release_with_budget(
-        inputs, year, params, ledger, released_by=who, as_of=as_of, allocation=allocation
-    )
-    write_release(release, Path(out_dir))
+    ledger = open_budget_ledger(settings)
+    budget = ledger.budget(year)
+    if budget is None:
+        raise BudgetNotAllocated(
+            f"refused: no privacy budget is allocated for {year}; open the year first with "
+            f"`cmm budget allocate --year {year} --epsilon E` (at most "
+            f"{settings.max_year_epsilon:g})"
+        )
+    waiting = budget.pending()
+    first = waiting[0] if waiting else None
+    if first is not None and first["request"] != _request(params, as_of):
+        asked = first["request"]
+        raise PendingRelease(
+            f"refused: release {first['release_id']} of {year} (as of {asked['as_of']}, "
+            f"epsilon {asked['epsilon_total']:g}, threshold {asked['threshold']}) is paid for "
+            "but not written; run `cmm publish` with that cut-off and epsilon to write it "
+            "before another release"
+        )
+    if (
+        first is not None
+        and first["measurements"] is not None
+        and _package_release_id(Path(out_dir)) == first["release_id"]
+    ):
+        # Renamed into place, then stopped before the ledger heard of it.
+        release = _finish(ledger, settings, year, first)
+        ledger.mark_written(year, first["release_id"])
+        return release
+    staging = stage(Path(out_dir))
+    try:
+        if first is not None:
+            release = _finish(ledger, settings, year, first)
+        else:
+            inputs = load_report_inputs(settings, as_of)
+            release = release_with_budget(
+                inputs,
+                year,
+                params,
+                ledger,
+                released_by=who,
+                as_of=as_of,
+                after_spend=after_spend,
+            )
+        staging.commit(lambda folder: write_release(release, folder))
+    except BaseException:
+        staging.discard()
+        raise
+    ledger.mark_written(year, str(release.metadata["release_id"]))
     return release
+
+
+def _package_release_id(out_dir: Path) -> str | None:
+    """The release id a package in ``out_dir`` says it holds, if any."""
+    try:
+        package = json.loads((out_dir / "datapackage.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = package.get("version") if isinstance(package, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def write_release(release: Release, out_dir: Path) -> Path:
@@ -168,18 +287,17 @@ def _missing(value: Any) -> bool:
 def allocate_budget(
     settings: Settings,
     year: int,
-    total: float,
-    weights: Mapping[str, float] | None = None,
+    epsilon: float,
     allocated_by: str | None = None,
 ) -> PrivacyBudget:
-    """Open ``year``'s ledger with ``total`` epsilon split by ``weights`` (default: the
-    release's default weights). Idempotent; a different allocation of an existing year is
-    refused. Validated like :class:`PrivacyParams`."""
-    params = PrivacyParams(epsilon_total=total, weights=weights or PrivacyParams().weights)
-    return open_ledger(settings).allocate(
+    """``cmm budget allocate --year Y --epsilon E``: open ``year`` with ``epsilon``, at most
+    ``settings.max_year_epsilon``. Idempotent for the same epsilon; a different one for an
+    open year is refused."""
+    return open_budget_ledger(settings).allocate(
         year,
-        Allocation(params.epsilon_total, params.weights),
+        epsilon,
         allocated_by or getpass.getuser(),
+        maximum=settings.max_year_epsilon,
     )
 
 
@@ -197,7 +315,6 @@ def budget_summary(budget: PrivacyBudget | None, year: int) -> dict[str, Any]:
             "releases": [],
             "tables": {},
         }
-    allocated, spent, remaining = budget.allocated(), budget.spent(), budget.remaining()
     return {
         "year": year,
         "ledger_id": str(budget.id),
@@ -209,15 +326,7 @@ def budget_summary(budget: PrivacyBudget | None, year: int) -> dict[str, Any]:
         },
         "spent_total": _f(budget.spent_total()),
         "remaining_total": _f(budget.remaining_total()),
-        "tables": {
-            t: {
-                "weight": budget.weights[t],
-                "allocated": _f(allocated[t]),
-                "spent": _f(spent[t]),
-                "remaining": _f(remaining[t]),
-            }
-            for t in budget.weights
-        },
+        "tables": {t: {"spent": _f(e)} for t, e in budget.spent().items()},
         "releases": [
             {
                 "release_id": s["release_id"],
@@ -225,6 +334,8 @@ def budget_summary(budget: PrivacyBudget | None, year: int) -> dict[str, Any]:
                 "released_at": s["released_at"],
                 "total": s["total"],
                 "tables": dict(s["tables"]),
+                "as_of": (s["request"] or {}).get("as_of"),
+                "state": "written" if s["written_at"] is not None else "pending",
             }
             for s in budget.spends
         ],
@@ -233,7 +344,7 @@ def budget_summary(budget: PrivacyBudget | None, year: int) -> dict[str, Any]:
 
 def budget_json(settings: Settings, year: int) -> dict[str, Any]:
     """``cmm budget --year Y --json``: :func:`budget_summary` of the stored ledger."""
-    return budget_summary(open_ledger(settings).budget(year), year)
+    return budget_summary(open_budget_ledger(settings).budget(year), year)
 
 
 def _eps(value: float) -> str:
@@ -245,8 +356,9 @@ def render_budget(summary: Mapping[str, Any]) -> str:
     year = summary["year"]
     if summary["allocated"] is None:
         return (
-            f"No privacy budget is allocated for {year}: nothing has been released. The first "
-            f"`cmm publish --year {year}` allocates the default budget.\n"
+            f"No privacy budget is allocated for {year}, so nothing can be released with "
+            f"differential privacy. Open the year with "
+            f"`cmm budget allocate --year {year} --epsilon E`.\n"
         )
     alloc = summary["allocated"]
     lines = [
@@ -255,19 +367,18 @@ def render_budget(summary: Mapping[str, Any]) -> str:
         f"Spent:     {_eps(summary['spent_total'])} in {len(summary['releases'])} release(s)",
         f"Remaining: {_eps(summary['remaining_total'])}",
         "",
-        f"{'table':<28}{'weight':>8}{'allocated':>11}{'spent':>9}{'remaining':>11}",
     ]
-    for table, row in summary["tables"].items():
-        lines.append(
-            f"{table:<28}{row['weight']:>8g}{_eps(row['allocated']):>11}"
-            f"{_eps(row['spent']):>9}{_eps(row['remaining']):>11}"
-        )
-    lines.append("")
+    if summary["tables"]:
+        lines.append(f"{'table':<28}{'spent':>9}")
+        for table, row in summary["tables"].items():
+            lines.append(f"{table:<28}{_eps(row['spent']):>9}")
+        lines.append("")
     lines.append("Releases:" if summary["releases"] else "Releases: none")
     for r in summary["releases"]:
+        state = "" if r["state"] == "written" else "  PENDING: paid for, not yet written"
         lines.append(
             f"  {r['release_id']}  {r['released_at']}  by {r['released_by']}: "
-            f"epsilon {_eps(r['total'])} on {len(r['tables'])} table(s)"
+            f"epsilon {_eps(r['total'])} on {len(r['tables'])} table(s){state}"
         )
     return "\n".join(lines) + "\n"
 

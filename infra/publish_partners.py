@@ -1,14 +1,15 @@
 """``cmm publish --method suppression``: exact counts for partners, recorded and audited jointly.
 
-Order of a partner release: refuse an output folder that is not empty (before anything else);
-load the read model's inputs as of the cut-off; load the year's partner ledger; choose and
-prove the suppression pattern over every table together with every earlier partner release of
-the year (``privacy.sdc.release_sdc``); record the release in the ledger (refused, and audited
-again, if another release of the year was recorded meanwhile); write the package. A release
-whose protection cannot be proved raises ``ProtectionError`` and writes and records nothing.
-A release is recorded before it is written, so any package a partner can hold is in the
-ledger (a write that fails after the record leaves a recorded release that later releases are
-audited against: the safe side).
+Order of a partner release: refuse an output folder that cannot take the package (not empty,
+not writable, too long a path, no room: ``infra.package_out``), before anything else; load
+the read model's inputs as of the cut-off; load the year's partner ledger; choose and prove
+the suppression pattern over every table together with every earlier partner release of the
+year (``privacy.sdc.release_sdc``); record the release in the ledger (refused, and audited
+again, if another release of the year was recorded meanwhile); write the package into a
+staging folder and rename it into place. A release whose protection cannot be proved raises
+``ProtectionError`` and writes and records nothing. A release is recorded before it is
+written, so any package a partner can hold is in the ledger (a write that fails after the
+record leaves a recorded release that later releases are audited against: the safe side).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from infra.package_out import stage
 from infra.partner_store import PartnerLedgerConflict, open_partner_ledger
 from infra.settings import Settings
 from privacy.model import SUPPRESSED, TABLES, CellRef, Release, dimensions_of
@@ -81,15 +83,28 @@ def publish_sdc(
     ``privacy.sdc.ProtectionError`` (nothing written, nothing recorded) if protection cannot
     be proved. No DP budget is spent: this release is not differentially private.
     """
-    from infra.readmodel import load_report_inputs
-    from projections.report import report_tables
+    from infra.publish import write_release
 
     if threshold < 3:
         raise ValueError(f"threshold must be at least 3, not {threshold}")
     params = SDCParams(threshold, protection)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise FileExistsError(f"{out_dir} exists and is not an empty folder; nothing released")
+    staging = stage(Path(out_dir))
+    try:
+        release = _audited_and_recorded(settings, year, as_of, params, released_by)
+        staging.commit(lambda folder: write_release(release, folder))
+    except BaseException:
+        staging.discard()
+        raise
+    return release
+
+
+def _audited_and_recorded(
+    settings: Settings, year: int, as_of: str, params: SDCParams, released_by: str | None
+) -> Release:
+    from infra.readmodel import load_report_inputs
+    from projections.report import report_tables
+
+    threshold, protection = params.threshold, params.protection
     inputs = load_report_inputs(settings, as_of)
     report = report_tables(inputs.facts, inputs.hotline, inputs.outreach, year, inputs.contacts)
     # Only the public tables: the analysts' extra tables (age extremes, returns) stay inside.
@@ -129,7 +144,4 @@ def publish_sdc(
         raise PartnerReleaseContention(
             f"other partner releases of {year} kept being recorded first; nothing released"
         )
-    from infra.publish import write_release
-
-    write_release(release, out_dir)
     return release

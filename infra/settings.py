@@ -6,6 +6,7 @@ default, no server) or ``CMM_STORE=postgres`` with ``CMM_POSTGRES_DSN``.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,20 @@ from typing import Literal
 from urllib.parse import unquote, urlparse
 
 StoreKind = Literal["sqlite", "postgres"]
+DEFAULT_MAX_YEAR_EPSILON = 10.0
+"""Twice the default year budget: room for a second look, not for near-exact counts."""
+
+
+def _max_epsilon(raw: str | None) -> float:
+    if raw is None or raw == "":
+        return DEFAULT_MAX_YEAR_EPSILON
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"CMM_MAX_YEAR_EPSILON must be a positive number, not {raw!r}")
+    return value
 
 
 def default_data_dir() -> Path:
@@ -30,6 +45,9 @@ class Settings:
     kafka_topic: str = "cmm.events"
     kafka_dead_letter_topic: str = "cmm.events.dead-letter"
     kafka_group: str = "cmm-ledger"
+    max_year_epsilon: float = DEFAULT_MAX_YEAR_EPSILON
+    """The largest privacy budget ``cmm budget allocate`` opens a year with
+    (``CMM_MAX_YEAR_EPSILON``)."""
 
     @classmethod
     def from_env(
@@ -57,6 +75,7 @@ class Settings:
             kafka_topic=e.get("CMM_KAFKA_TOPIC", "cmm.events"),
             kafka_dead_letter_topic=e.get("CMM_KAFKA_DLQ_TOPIC", "cmm.events.dead-letter"),
             kafka_group=e.get("CMM_KAFKA_GROUP", "cmm-ledger"),
+            max_year_epsilon=_max_epsilon(e.get("CMM_MAX_YEAR_EPSILON")),
         )
 
     @property

@@ -1,16 +1,26 @@
 """The privacy budget ledger: one event-sourced aggregate per reporting year.
 
-A year's budget is allocated once (``BudgetAllocated``: the total epsilon and its split over
-tables by weights). Every release spends from it (``BudgetSpent``: who released, when, which
-tables and how much). The aggregate refuses a spend that would take any table, or the year,
-over its allocation; the store saves the spend before any noise is drawn, and optimistic
-concurrency on the aggregate's version makes concurrent spends serialise (see
-``infra.budget_store``).
+A year is opened explicitly (``BudgetAllocated``: the year's total epsilon, who opened it and
+when); nothing else ever sets or raises it. Every DP release of the year then goes through
+three recorded steps:
+
+1. ``BudgetSpent``: the release's epsilons are paid for, before any noise is drawn. The
+   aggregate refuses a spend that would take the year over its allocation.
+2. ``MeasurementsRecorded``: the noisy measurements the release drew. They are differentially
+   private outputs already, so storing them costs nothing more, and a release that fails
+   after this point is written again from them: no new noise, no second spend.
+3. ``ReleaseWritten``: the package is in place. A release spent but not yet written is
+   *pending*; the publish layer finishes it before it lets the year spend again.
 
 Arithmetic: epsilons are floats in the events (plain JSON). Sums and comparisons use exact
 rationals of those floats (``fractions.Fraction``), with a relative slack of ``SLACK`` so a
 release that spends exactly its float-rounded share is not refused for the last bit. The
 slack is a billionth of the budget: far below any meaningful privacy difference.
+
+The allocation is checked against the year's total only: every table's epsilon counts
+against it, whatever its privacy unit, so the total bounds any one unit's loss. (Ledgers
+written by earlier versions also carry per-table weights; they are kept as history and not
+used.)
 
 Imports only the standard library and ``eventsourcing.domain`` (STYLE: the domain knows no
 infrastructure).
@@ -19,7 +29,7 @@ infrastructure).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -40,21 +50,29 @@ class BudgetError(Exception):
 
 
 class BudgetExceeded(BudgetError):
-    """The spend would take a table or the year over its allocation; nothing was recorded."""
+    """The spend would take the year over its allocation; nothing was recorded."""
 
 
 class InvalidSpend(BudgetError, ValueError):
     """The spend itself is malformed (unknown table, non-positive epsilon, reused id)."""
 
 
-def _epsilon(value: Any, what: str) -> Fraction:
+class AllocationRefused(BudgetError, ValueError):
+    """The allocation is malformed or above the configured maximum; nothing was recorded."""
+
+
+class UnknownRelease(BudgetError, KeyError):
+    """No spend of this year has that release id."""
+
+
+def _epsilon(value: Any, what: str, error: type[BudgetError] = InvalidSpend) -> Fraction:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
         or value <= 0
     ):
-        raise InvalidSpend(f"{what} must be a positive finite number, not {value!r}")
+        raise error(f"{what} must be a positive finite number, not {value!r}")
     return Fraction(value)
 
 
@@ -69,7 +87,7 @@ def _left(allowed: Fraction, used: Fraction) -> Fraction:
 
 
 class PrivacyBudget(Aggregate):
-    """A reporting year's privacy budget (pure DP, epsilon) and what was spent from it."""
+    """A reporting year's privacy budget (pure DP, epsilon) and the releases paid from it."""
 
     @staticmethod
     def create_id(year: int) -> UUID:
@@ -86,7 +104,7 @@ class PrivacyBudget(Aggregate):
     ) -> None:
         self.year = year
         self.total = total
-        self.weights = dict(weights)
+        self.weights = dict(weights)  # history of earlier versions; not used
         self.allocated_by = allocated_by
         self.allocated_at = allocated_at
         self.spends: list[dict[str, Any]] = []
@@ -96,22 +114,26 @@ class PrivacyBudget(Aggregate):
         cls,
         year: int,
         total: float,
-        weights: Mapping[str, float],
         allocated_by: str,
         allocated_at: str,
+        *,
+        maximum: float,
     ) -> PrivacyBudget:
-        """A new ledger for ``year`` with ``total`` split over tables by ``weights``."""
+        """Open ``year`` with ``total`` epsilon; refused above ``maximum``."""
         if isinstance(year, bool) or not isinstance(year, int):
-            raise InvalidSpend(f"year must be an integer, not {year!r}")
-        _epsilon(total, "total")
-        if not weights:
-            raise InvalidSpend("weights must name at least one table")
-        for table, weight in weights.items():
-            _epsilon(weight, f"weight of table {table!r}")
+            raise AllocationRefused(f"year must be an integer, not {year!r}")
+        amount = _epsilon(total, "the year's epsilon", AllocationRefused)
+        if amount > Fraction(maximum):
+            raise AllocationRefused(
+                f"refused: epsilon {total:g} for {year} is above the maximum of {maximum:g} "
+                "a year; a larger budget would publish counts that are close to exact"
+            )
+        if not allocated_by:
+            raise AllocationRefused("an allocation must say who made it")
         return cls(
             year=year,
             total=float(total),
-            weights={str(t): float(w) for t, w in weights.items()},
+            weights={},
             allocated_by=allocated_by,
             allocated_at=allocated_at,
         )
@@ -119,22 +141,13 @@ class PrivacyBudget(Aggregate):
     # ------------------------------------------------------------------------------------------
     # Reading the ledger
 
-    def allocated(self) -> dict[str, Fraction]:
-        """Each table's share of the total: ``total * weight / sum(weights)``."""
-        weights = {t: Fraction(w) for t, w in self.weights.items()}
-        whole = sum(weights.values())
-        return {t: Fraction(self.total) * w / whole for t, w in weights.items()}
-
     def spent(self) -> dict[str, Fraction]:
-        out = {t: Fraction(0) for t in self.weights}
+        """Epsilon spent on each table, over every release."""
+        out: dict[str, Fraction] = {}
         for spend in self.spends:
             for table, epsilon in spend["tables"].items():
-                out[table] += Fraction(epsilon)
+                out[table] = out.get(table, Fraction(0)) + Fraction(epsilon)
         return out
-
-    def remaining(self) -> dict[str, Fraction]:
-        spent = self.spent()
-        return {t: _left(a, spent[t]) for t, a in self.allocated().items()}
 
     def spent_total(self) -> Fraction:
         return sum((Fraction(s["total"]) for s in self.spends), Fraction(0))
@@ -144,6 +157,16 @@ class PrivacyBudget(Aggregate):
 
     def release_ids(self) -> set[str]:
         return {s["release_id"] for s in self.spends}
+
+    def release(self, release_id: str) -> dict[str, Any]:
+        for spend in self.spends:
+            if spend["release_id"] == release_id:
+                return spend
+        raise UnknownRelease(f"no release {release_id} was paid for from the {self.year} budget")
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Releases paid for but not written yet, oldest first."""
+        return [s for s in self.spends if s.get("written_at") is None and s.get("request")]
 
     # ------------------------------------------------------------------------------------------
     # Spending
@@ -155,28 +178,12 @@ class PrivacyBudget(Aggregate):
         if release_id and release_id in self.release_ids():
             raise InvalidSpend(f"release {release_id} has already spent from this budget")
         amounts = {t: _epsilon(e, f"epsilon of table {t!r}") for t, e in tables.items()}
-        unknown = sorted(set(amounts) - set(self.weights))
-        if unknown:
-            raise InvalidSpend(
-                f"no budget is allocated for table(s) {', '.join(unknown)} in {self.year}"
-            )
-        allocated, spent = self.allocated(), self.spent()
-        over = [
-            f"{t} needs {float(e):.6g} but {float(_left(allocated[t], spent[t])):.6g} "
-            f"of {float(allocated[t]):.6g} remains"
-            for t, e in amounts.items()
-            if not _within(spent[t] + e, allocated[t])
-        ]
         asked = sum(amounts.values(), Fraction(0))
         if not _within(self.spent_total() + asked, Fraction(self.total)):
-            over.append(
-                f"the release needs {float(asked):.6g} but {float(self.remaining_total()):.6g} "
-                f"of {self.total:.6g} remains"
-            )
-        if over:
             raise BudgetExceeded(
-                f"refused: the release would overspend the {self.year} privacy budget: "
-                + "; ".join(over)
+                f"refused: the release would overspend the {self.year} privacy budget: it "
+                f"needs {float(asked):.6g} but {float(self.remaining_total()):.6g} of "
+                f"{self.total:.6g} remains"
             )
 
     def spend(
@@ -185,8 +192,13 @@ class PrivacyBudget(Aggregate):
         released_by: str,
         released_at: str,
         tables: Mapping[str, float],
+        request: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record a release's spend, or raise :class:`BudgetExceeded` and record nothing."""
+        """Record a release's spend, or raise :class:`BudgetExceeded` and record nothing.
+
+        ``request`` is what the release was asked for (cut-off, parameters): enough to write
+        it again from its measurements. Without it the spend is only an amount (imports of
+        earlier ledgers, tests of the arithmetic)."""
         self.check(tables, release_id)
         clean = {str(t): float(e) for t, e in tables.items()}
         self._spent(
@@ -195,7 +207,23 @@ class PrivacyBudget(Aggregate):
             released_at=released_at,
             tables=clean,
             total=float(sum((Fraction(e) for e in clean.values()), Fraction(0))),
+            request=dict(request) if request else None,
         )
+
+    def import_spend(self, spend: Mapping[str, Any]) -> bool:
+        """Copy a spend from an earlier version's ledger file as it was, without checking it
+        against the allocation (it happened). False if the release is here already."""
+        if spend["release_id"] in self.release_ids():
+            return False
+        self._spent(
+            release_id=str(spend["release_id"]),
+            released_by=str(spend["released_by"]),
+            released_at=str(spend["released_at"]),
+            tables={str(t): float(e) for t, e in spend["tables"].items()},
+            total=float(spend["total"]),
+            request=None,
+        )
+        return True
 
     @event("BudgetSpent")
     def _spent(
@@ -205,6 +233,7 @@ class PrivacyBudget(Aggregate):
         released_at: str,
         tables: dict[str, float],
         total: float,
+        request: dict[str, Any] | None = None,
     ) -> None:
         self.spends.append(
             {
@@ -213,5 +242,43 @@ class PrivacyBudget(Aggregate):
                 "released_at": released_at,
                 "tables": dict(tables),
                 "total": total,
+                "request": request,
+                "measurements": None,
+                "written_at": None if request else released_at,
             }
         )
+
+    # ------------------------------------------------------------------------------------------
+    # Finishing a release
+
+    def record_measurements(
+        self, release_id: str, measurements: Mapping[str, Sequence[int]]
+    ) -> None:
+        """Keep the noisy measurements of a paid release; they are drawn once, ever."""
+        spend = self.release(release_id)
+        if spend["measurements"] is not None:
+            raise InvalidSpend(f"release {release_id} has its measurements already")
+        if spend["written_at"] is not None:
+            raise InvalidSpend(f"release {release_id} is written already")
+        clean = {str(k): [int(v) for v in values] for k, values in measurements.items()}
+        unpaid = sorted(set(clean) - set(spend["tables"]))
+        if unpaid:
+            raise InvalidSpend(
+                f"release {release_id} did not pay for measurement(s) {', '.join(unpaid)}"
+            )
+        self._measured(release_id=release_id, measurements=clean)
+
+    @event("MeasurementsRecorded")
+    def _measured(self, release_id: str, measurements: dict[str, list[int]]) -> None:
+        self.release(release_id)["measurements"] = {k: list(v) for k, v in measurements.items()}
+
+    def mark_written(self, release_id: str, written_at: str) -> None:
+        spend = self.release(release_id)
+        if spend["measurements"] is None:
+            raise InvalidSpend(f"release {release_id} has no measurements to have written")
+        if spend["written_at"] is None:
+            self._written(release_id=release_id, written_at=written_at)
+
+    @event("ReleaseWritten")
+    def _written(self, release_id: str, written_at: str) -> None:
+        self.release(release_id)["written_at"] = written_at

@@ -172,6 +172,25 @@ def test_publish_spends_the_budget_once_and_suppression_needs_none(
 ) -> None:
     data = tmp_path / "data"
     cmm("ingest", str(events_file), data_dir=data)
+    closed = cmm(
+        "publish",
+        "--year",
+        "2012",
+        "--as-of",
+        "2013-01-31",
+        "--out",
+        str(tmp_path / "open"),
+        data_dir=data,
+        check=False,
+    )
+    assert closed.returncode == 3
+    assert "cmm budget allocate --year 2012" in closed.stderr
+    assert not (tmp_path / "open").exists()
+    too_much = cmm(
+        "budget", "allocate", "--year", "2012", "--epsilon", "200", data_dir=data, check=False
+    )
+    assert too_much.returncode == 3 and "above the maximum of 10" in too_much.stderr
+    cmm("budget", "allocate", "--year", "2012", "--epsilon", "5", data_dir=data)
     first = cmm(
         "publish",
         "--year",
@@ -192,6 +211,8 @@ def test_publish_spends_the_budget_once_and_suppression_needs_none(
     budget = cmm("budget", "--year", "2012", "--json", data_dir=data)
     summary = json.loads(budget.stdout)
     assert len(summary["releases"]) == 1
+    assert summary["releases"][0]["state"] == "written"
+    assert summary["allocated"]["total"] == 5.0
 
     refused = cmm(
         "publish",

@@ -1,5 +1,5 @@
 """Concurrent releases cannot overspend together: parallel processes on one ledger, on SQLite
-(its own file in the data directory) and on PostgreSQL."""
+(a table of the events file) and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from infra.budget_store import Allocation, open_ledger
+from infra.budget_store import open_budget_ledger
 from infra.settings import Settings
 from privacy.budget import SLACK
 
 YEAR = 2012
-WEIGHTS = {"by_gender": 1.0, "by_age_band": 1.0}
 TOTAL = 1.0
 PER_SPEND = {"by_gender": 0.15, "by_age_band": 0.15}  # 0.3 a release: three fit, not four
 
@@ -32,15 +31,9 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 def _spend_worker(settings: Settings, name: str, start: Any, results: Any) -> None:
     try:
         start.wait(timeout=120)
-        # Opened after the barrier, so the processes also race to create the ledger.
-        ledger = open_ledger(settings)
-        ledger.spend(
-            YEAR,
-            PER_SPEND,
-            release_id=name,
-            released_by=name,
-            allocation=Allocation(TOTAL, WEIGHTS),
-        )
+        # Opened after the barrier, so the processes also race to open the store.
+        ledger = open_budget_ledger(settings)
+        ledger.spend(YEAR, PER_SPEND, release_id=name, released_by=name)
     except Exception as error:  # reported to the parent, which asserts on it
         results.put((name, type(error).__name__))
     else:
@@ -66,18 +59,19 @@ def _run(target: Any, args_for: list[tuple[Any, ...]]) -> list[tuple[str, str]]:
 
 
 def test_parallel_spends_never_overspend(settings: Settings) -> None:
+    open_budget_ledger(settings).allocate(YEAR, TOTAL, "test", maximum=10.0)
     outcomes = _run(_spend_worker, [(settings, f"release-{i}") for i in range(8)])
     ok = [n for n, o in outcomes if o == "ok"]
     refused = [n for n, o in outcomes if o == "BudgetExceeded"]
     assert len(ok) + len(refused) == 8, outcomes
     assert len(ok) == 3 and len(refused) == 5
-    budget = open_ledger(settings).budget(YEAR)
+    budget = open_budget_ledger(settings).budget(YEAR)
     assert budget is not None
     assert sorted(budget.release_ids()) == sorted(ok)
     assert budget.spent_total() <= Fraction(TOTAL) * (1 + SLACK)
     if settings.store == "sqlite":
-        assert (settings.data_dir / "budget.sqlite3").exists()
-        assert not (settings.data_dir / "events.sqlite3").exists()
+        assert (settings.data_dir / "events.sqlite3").exists()
+        assert not (settings.data_dir / "budget.sqlite3").exists()
 
 
 def _facts() -> pd.DataFrame:
@@ -118,16 +112,8 @@ def _release_worker(settings: Settings, name: str, start: Any, results: Any) -> 
     params = PrivacyParams(epsilon_total=1.0)
     try:
         start.wait(timeout=120)
-        ledger = open_ledger(settings)
-        release_with_budget(
-            inputs,
-            YEAR,
-            params,
-            ledger,
-            released_by=name,
-            release_id=name,
-            allocation=Allocation(2.5, params.weights),  # room for two releases, not three
-        )
+        ledger = open_budget_ledger(settings)
+        release_with_budget(inputs, YEAR, params, ledger, released_by=name, release_id=name)
     except Exception as error:
         results.put((name, type(error).__name__))
     else:
@@ -135,8 +121,12 @@ def _release_worker(settings: Settings, name: str, start: Any, results: Any) -> 
 
 
 def test_parallel_full_releases_never_overspend(settings: Settings) -> None:
+    # Room for two releases of epsilon 1, not three.
+    open_budget_ledger(settings).allocate(YEAR, 2.5, "test", maximum=10.0)
     outcomes = _run(_release_worker, [(settings, f"release-{i}") for i in range(4)])
     assert sorted(o for _, o in outcomes) == ["BudgetExceeded", "BudgetExceeded", "ok", "ok"]
-    budget = open_ledger(settings).budget(YEAR)
+    budget = open_budget_ledger(settings).budget(YEAR)
     assert budget is not None and len(budget.spends) == 2
+    # Each release recorded its measurements once.
+    assert all(s["measurements"] is not None for s in budget.spends)
     assert budget.spent_total() <= Fraction(2.5) * (1 + SLACK)

@@ -14,8 +14,14 @@ import pytest
 
 import privacy.release as release_module
 from domain.countries import COUNTRIES
-from infra.budget_store import memory_ledger
-from infra.publish import budget_json, budget_report, publish_dp, release_with_budget
+from infra.budget_store import BudgetLedger, memory_ledger
+from infra.publish import (
+    allocate_budget,
+    budget_json,
+    budget_report,
+    publish_dp,
+    release_with_budget,
+)
 from infra.settings import Settings
 from privacy.budget import BudgetExceeded
 from privacy.mechanisms import table_specs
@@ -230,6 +236,13 @@ def _cells(table: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
     return table[~(table[list(dims)] == "total").all(axis=1)]
 
 
+def open_ledger(total: float = 5.0) -> BudgetLedger:
+    """A fresh in-memory ledger with the year open at ``total``."""
+    ledger = memory_ledger()
+    ledger.allocate(YEAR, total, "test", maximum=10.0)
+    return ledger
+
+
 @pytest.fixture(scope="module")
 def releases(inputs_2012: SimpleNamespace) -> Iterator[list[tuple[Release, list[Any]]]]:
     """200 releases, each with a fresh ledger, recording what post-processing saw (the
@@ -246,7 +259,7 @@ def releases(inputs_2012: SimpleNamespace) -> Iterator[list[tuple[Release, list[
         params = PrivacyParams()
         for i in range(RELEASES):
             seen.clear()
-            ledger = memory_ledger()
+            ledger = open_ledger()
             release = release_with_budget(
                 inputs_2012,
                 YEAR,
@@ -359,7 +372,7 @@ def test_the_truth_is_roughly_recovered(releases: list[tuple[Release, list[Any]]
 
 
 def test_a_second_release_of_the_year_is_refused(inputs_2012: SimpleNamespace) -> None:
-    ledger = memory_ledger()
+    ledger = open_ledger()
     params = PrivacyParams()
     release_with_budget(inputs_2012, YEAR, params, ledger, released_by="a")
     with pytest.raises(BudgetExceeded, match=r"^refused: the release would overspend"):
@@ -376,10 +389,16 @@ def test_publish_and_budget_report(
     monkeypatch.setattr(infra.readmodel, "load_report_inputs", lambda settings, as_of: inputs_2012)
     settings = Settings(data_dir=tmp_path / "data")
     out = tmp_path / "out"
+    allocate_budget(settings, YEAR, 5.0, "carol")
     release = publish_dp(settings, YEAR, AS_OF, out, released_by="alice")
     assert release.metadata["released_by"] == "alice"
     assert (out / "by_gender.csv").exists()
-    assert (settings.data_dir / "budget.sqlite3").exists()
+    # The ledger is a table of the event store, not a file of its own.
+    assert sorted(p.name for p in settings.data_dir.iterdir() if "sqlite3" in p.name) == [
+        n
+        for n in ("events.sqlite3", "events.sqlite3-shm", "events.sqlite3-wal")
+        if (settings.data_dir / n).exists()
+    ]
     summary = budget_json(settings, YEAR)
     assert summary["spent_total"] == pytest.approx(5.0)
     assert summary["releases"][0]["released_by"] == "alice"
@@ -419,7 +438,7 @@ def test_simulated_2012_year(tmp_path: Path) -> None:
     assert int((inputs.facts["year"] == YEAR).sum()) == 66
     for i in range(20):
         release = release_with_budget(
-            inputs, YEAR, PrivacyParams(), memory_ledger(), released_by="sim", release_id=f"s{i}"
+            inputs, YEAR, PrivacyParams(), open_ledger(), released_by="sim", release_id=f"s{i}"
         )
         for table in release.tables.values():
             published = table[table["status"] == "published"]
