@@ -77,6 +77,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
         replay=args.replay,
         session_timeout_ms=int(args.session_timeout * 1000),
         instance_id=args.instance_id,
+        extra=settings.kafka_client_options(),
     )
     consumer = EventConsumer(
         config, lambda: open_store(settings), report=print_report(), stopping=stopping
@@ -115,7 +116,9 @@ def cmd_produce(args: argparse.Namespace) -> int:
         print(f"{source}:{line}: rejected: {reason}", file=sys.stderr)
 
     topic = args.topic or settings.kafka_topic
-    with EventProducer(_bootstrap(args, settings), topic) as producer:
+    with EventProducer(
+        _bootstrap(args, settings), topic, **settings.kafka_client_options()
+    ) as producer:
         report = produce_file(source, producer, show, on_reject=reject)
     progress.done(report.sent)
     print(f"{source}: {report.sent:,} events sent to {topic}, {len(report.rejects):,} rejected")

@@ -201,6 +201,7 @@ class _Sink:
                 client_id=f"{config.client_id}-dlq",
                 acks="all",
                 enable_idempotence=True,
+                **config.security_options(),
             )
         for index, reason in rejects:
             value, key, headers, partition, offset = messages[index]
@@ -294,6 +295,11 @@ class ConsumerConfig:
     instance_id: str | None = None
     client_id: str = "cmm-consumer"
     extra: dict[str, Any] = field(default_factory=dict)
+    """More kafka-python consumer options; the security ones (TLS, SASL: see
+    ``infra.settings.kafka_security_from_env``) are given to the dead-letter producer too."""
+
+    def security_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.extra.items() if k.startswith(("security_", "sasl_", "ssl_"))}
 
 
 @dataclass

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-from urllib.parse import unquote, urlparse
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlparse
 
 StoreKind = Literal["sqlite", "postgres"]
 DEFAULT_MAX_YEAR_EPSILON = 10.0
@@ -45,6 +46,9 @@ class Settings:
     kafka_topic: str = "cmm.events"
     kafka_dead_letter_topic: str = "cmm.events.dead-letter"
     kafka_group: str = "cmm-ledger"
+    kafka_security: dict[str, str] = field(default_factory=dict)
+    """kafka-python's TLS and SASL options (``security_protocol``, ``sasl_mechanism``, ...),
+    from ``CMM_KAFKA_SECURITY_PROTOCOL`` and friends: see :func:`kafka_security_from_env`."""
     max_year_epsilon: float = DEFAULT_MAX_YEAR_EPSILON
     """The largest privacy budget ``cmm budget allocate`` opens a year with
     (``CMM_MAX_YEAR_EPSILON``)."""
@@ -75,8 +79,13 @@ class Settings:
             kafka_topic=e.get("CMM_KAFKA_TOPIC", "cmm.events"),
             kafka_dead_letter_topic=e.get("CMM_KAFKA_DLQ_TOPIC", "cmm.events.dead-letter"),
             kafka_group=e.get("CMM_KAFKA_GROUP", "cmm-ledger"),
+            kafka_security=kafka_security_from_env(e),
             max_year_epsilon=_max_epsilon(e.get("CMM_MAX_YEAR_EPSILON")),
         )
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """The options every Kafka client of this process is made with (TLS, SASL)."""
+        return dict(self.kafka_security)
 
     @property
     def sqlite_path(self) -> Path:
@@ -93,6 +102,7 @@ class Settings:
             }
         assert self.postgres_dsn is not None
         url = urlparse(self.postgres_dsn)
+        export_libpq_tls(self.postgres_dsn)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "cmm",
@@ -102,3 +112,84 @@ class Settings:
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_POOL_SIZE": "4",
         }
+
+
+LIBPQ_TLS_OPTIONS = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslcrl": "PGSSLCRL",
+    "sslnegotiation": "PGSSLNEGOTIATION",
+}
+"""The DSN's TLS options and the libpq environment variables that carry the same settings."""
+
+
+def export_libpq_tls(dsn: str) -> None:
+    """Hand the DSN's TLS options (``?sslmode=require&sslrootcert=...``) to libpq.
+
+    eventsourcing's PostgreSQL pool is configured from separate host, port, user and password
+    settings and has no TLS option, so a DSN's ``sslmode`` would be lost on its connections
+    (the budget and partner ledgers, the projection's tracking). libpq reads the same options
+    from ``PGSSLMODE`` and friends, so they are set for this process from the DSN, overriding
+    whatever the environment said: the DSN is the one place TLS is configured, and every
+    connection of every command follows it. Connections made from the DSN itself (psycopg)
+    read it directly."""
+    query = parse_qs(urlparse(dsn).query)
+    for option, variable in LIBPQ_TLS_OPTIONS.items():
+        values = query.get(option)
+        if values:
+            os.environ[variable] = values[-1]
+
+
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI")
+KAFKA_SECURITY_ENV = {
+    "CMM_KAFKA_SECURITY_PROTOCOL": "security_protocol",
+    "CMM_KAFKA_SASL_MECHANISM": "sasl_mechanism",
+    "CMM_KAFKA_SASL_USERNAME": "sasl_plain_username",
+    "CMM_KAFKA_SASL_PASSWORD": "sasl_plain_password",
+    "CMM_KAFKA_SSL_CAFILE": "ssl_cafile",
+    "CMM_KAFKA_SSL_CERTFILE": "ssl_certfile",
+    "CMM_KAFKA_SSL_KEYFILE": "ssl_keyfile",
+}
+"""Environment variables and the kafka-python client options they set."""
+
+
+def kafka_security_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """kafka-python's security options from ``CMM_KAFKA_*`` (see ``KAFKA_SECURITY_ENV``).
+
+    Checked here, so a misspelt protocol fails at start with the variable's name rather than
+    deep inside a connection attempt; a SASL protocol needs a mechanism, and PLAIN and SCRAM
+    need a user name and password. Secrets are never echoed in the messages."""
+    options = {option: env[var] for var, option in KAFKA_SECURITY_ENV.items() if env.get(var)}
+    protocol = options.get("security_protocol", "PLAINTEXT").upper()
+    if protocol not in KAFKA_SECURITY_PROTOCOLS:
+        raise ValueError(
+            f"CMM_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(KAFKA_SECURITY_PROTOCOLS)}, "
+            f"not {options['security_protocol']!r}"
+        )
+    if "security_protocol" in options:
+        options["security_protocol"] = protocol
+    mechanism = options.get("sasl_mechanism")
+    if protocol.startswith("SASL_"):
+        if mechanism is None or mechanism.upper() not in KAFKA_SASL_MECHANISMS:
+            raise ValueError(
+                f"CMM_KAFKA_SECURITY_PROTOCOL={protocol} needs CMM_KAFKA_SASL_MECHANISM, one "
+                f"of {', '.join(KAFKA_SASL_MECHANISMS)}"
+            )
+        options["sasl_mechanism"] = mechanism.upper()
+        needs_password = options["sasl_mechanism"] in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+        if needs_password and not (
+            options.get("sasl_plain_username") and options.get("sasl_plain_password")
+        ):
+            raise ValueError(
+                f"SASL {options['sasl_mechanism']} needs CMM_KAFKA_SASL_USERNAME and "
+                "CMM_KAFKA_SASL_PASSWORD"
+            )
+    elif mechanism is not None:
+        raise ValueError(
+            "CMM_KAFKA_SASL_MECHANISM is set but CMM_KAFKA_SECURITY_PROTOCOL is not SASL_SSL or "
+            "SASL_PLAINTEXT"
+        )
+    return options

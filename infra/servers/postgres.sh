@@ -14,6 +14,11 @@
 # own port, own socket dir) so it neither needs nor disturbs the system's
 # cluster. The role `cmm` (password `cmm`, superuser, like the official image
 # makes POSTGRES_USER) owns a database `cmm`.
+#
+# TLS: the server also speaks TLS with a self-signed certificate this script
+# makes (state dir, tls/), and the role `cmm_tls` (password `cmm`) may only
+# connect over TLS: the tests use it to prove that every connection of every
+# command honours the DSN's sslmode.
 set -euo pipefail
 
 STATE_ROOT="${CMM_SERVER_STATE:-/tmp/cmm-ledger-servers}"
@@ -28,6 +33,9 @@ DB_NAME=cmm
 DSN="postgresql://$DB_USER:$DB_PASSWORD@127.0.0.1:$PORT/$DB_NAME"
 # The file our settings live in, included from postgresql.conf.
 CONF_INCLUDE=cmm-test.conf
+TLS_DIR="$PG_DIR/tls"
+TLS_USER=cmm_tls
+HBA_MARK="# cmm-test: TLS-only role"
 
 log() { echo "postgres.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -131,6 +139,44 @@ init_cluster() {
     echo "include_if_exists = '$CONF_INCLUDE'" | as_owner tee -a "$DATA_DIR/postgresql.conf" >/dev/null
 }
 
+make_certificate() {
+    [[ -f "$TLS_DIR/server.crt" && -f "$TLS_DIR/server.key" ]] && return
+    command -v openssl >/dev/null || die "openssl is needed for the TLS test server; run: apt-get install -y openssl"
+    log "making a self-signed TLS certificate in $TLS_DIR"
+    mkdir -p "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+        -addext "subjectAltName=IP:127.0.0.1" \
+        -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.crt" >/dev/null 2>&1 \
+        || die "openssl could not make a certificate"
+    chmod 600 "$TLS_DIR/server.key"
+    [[ "$(id -u)" == 0 ]] && chown -R postgres:postgres "$TLS_DIR"
+    return 0
+}
+
+# The TLS-only role: TCP without TLS is rejected for it, before the general rules.
+write_hba() {
+    as_owner grep -qF "$HBA_MARK" "$DATA_DIR/pg_hba.conf" && return
+    {
+        echo "$HBA_MARK"
+        echo "hostnossl all $TLS_USER 127.0.0.1/32 reject"
+        echo "hostssl all $TLS_USER 127.0.0.1/32 scram-sha-256"
+        as_owner cat "$DATA_DIR/pg_hba.conf"
+    } >"$PG_DIR/hba.new"
+    [[ "$(id -u)" == 0 ]] && chown postgres:postgres "$PG_DIR/hba.new"
+    as_owner cp "$PG_DIR/hba.new" "$DATA_DIR/pg_hba.conf"
+    rm -f "$PG_DIR/hba.new"
+}
+
+ensure_tls_role() {
+    if [[ "$(psql_local -d postgres -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$TLS_USER'")" != 1 ]]; then
+        psql_local -d postgres -c "CREATE ROLE $TLS_USER LOGIN SUPERUSER PASSWORD '$DB_PASSWORD'" >&2
+    fi
+}
+
+tls_on() {
+    [[ "$(psql_local -d postgres -tAc "SHOW ssl" 2>/dev/null)" == on ]]
+}
+
 write_config() {
     as_owner tee "$DATA_DIR/$CONF_INCLUDE" >/dev/null <<EOF
 # Written by infra/servers/postgres.sh; edits are lost on the next start.
@@ -144,6 +190,9 @@ max_connections = 100
 # so the tests see the same commit behaviour as production.
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
+ssl = on
+ssl_cert_file = '$TLS_DIR/server.crt'
+ssl_key_file = '$TLS_DIR/server.key'
 EOF
 }
 
@@ -162,9 +211,10 @@ cmd_start() {
     fi
     ensure_postgres
     take_lock
-    if is_running && port_open "$PORT"; then
+    if is_running && port_open "$PORT" && tls_on; then
         log "already running on 127.0.0.1:$PORT"
         ensure_database
+        ensure_tls_role
         export_line "$DSN"
         return
     fi
@@ -177,6 +227,8 @@ cmd_start() {
 
     prepare_dirs
     init_cluster
+    make_certificate
+    write_hba
     write_config
     local started=$SECONDS
     log "starting PostgreSQL ($BIN_DIR) on 127.0.0.1:$PORT (log: $LOG_FILE)"
@@ -187,6 +239,7 @@ cmd_start() {
         die "PostgreSQL did not start; see $LOG_FILE"
     fi
     ensure_database
+    ensure_tls_role
     log "ready in $((SECONDS - started)) s"
     export_line "$DSN"
 }
