@@ -11,9 +11,11 @@ and, optionally, tracking positions (e.g. Kafka offsets), so a crash never separ
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -143,14 +145,15 @@ class SQLiteEventStore(EventStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        ensure_database(path)
-        # Let eventsourcing create its own tables, exactly as its recorders expect them.
-        factory = InfrastructureFactory.construct(
-            env=_sqlite_env(path)  # type: ignore[arg-type]
-        )
-        factory.application_recorder()
-        factory.tracking_recorder()
-        factory.close()  # type: ignore[attr-defined]
+        with schema_lock(path):
+            ensure_database(path)
+            # Let eventsourcing create its own tables, exactly as its recorders expect them.
+            factory = InfrastructureFactory.construct(
+                env=_sqlite_env(path)  # type: ignore[arg-type]
+            )
+            factory.application_recorder()
+            factory.tracking_recorder()
+            factory.close()  # type: ignore[attr-defined]
         self._db = sqlite3.connect(path, isolation_level=None, timeout=60.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a process crash never loses a committed batch; the database stays
@@ -340,6 +343,23 @@ class SQLiteEventStore(EventStore):
 # (header, checksum, write call) a page. Appending 1M events in batches of 25k ran at 59-68k
 # events/s with 4 KiB pages and 82-99k/s with 16 KiB (32 and 64 KiB did no better).
 PAGE_SIZE = 16384
+
+
+@contextmanager
+def schema_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` while the database and its tables are made.
+
+    Two processes opening a new store at once would otherwise both find no tables, both
+    create them and both write eventsourcing's tracking-table marker (``__migration__``); the
+    second write fails with ``IntegrityError`` and that process stores nothing. The lock file
+    holds no data: deleting it is harmless."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def ensure_database(path: Path) -> None:
