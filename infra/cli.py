@@ -7,11 +7,13 @@ the default is the embedded SQLite store in a per-user data directory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,6 +23,7 @@ EXIT_OK = 0
 EXIT_REJECTS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 """Interrupted (SIGINT), as shells report 128 + 2."""
 
 
@@ -72,6 +75,25 @@ def _settings(args: argparse.Namespace) -> Settings:
 # Commands
 
 
+class Terminated(Exception):
+    """SIGTERM arrived: the command stops at the next safe point."""
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` in the main thread while the block runs, so a
+    command unwinds (workers stopped, files closed, transactions ended) instead of dying."""
+
+    def terminate(*_: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from infra.ingest import ingest_file
     from infra.store import open_store
@@ -92,10 +114,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         def reject(r: Any, source: Path = source) -> None:
             print(f"{source}:{r.line}: rejected: {r.reason}", file=sys.stderr)
 
-        with open_store(settings) as store:
-            report = ingest_file(
-                source, store, workers=args.workers, progress=show, on_reject=reject
+        try:
+            with stop_on_sigterm(), open_store(settings) as store:
+                report = ingest_file(
+                    source, store, workers=args.workers, progress=show, on_reject=reject
+                )
+        except Terminated:
+            print(
+                f"cmm ingest: stopped by SIGTERM in {source}: every batch is stored whole or "
+                "not at all; run the same command again to store the rest",
+                file=sys.stderr,
             )
+            return EXIT_TERMINATED
         progress.done(report.lines, unit="lines")
         total_lines += report.lines
         print(

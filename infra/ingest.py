@@ -30,6 +30,7 @@ from typing import IO, Any
 from domain.events import InvalidEvent, parse_event
 from infra.encoding import Encoded, encode_event_row
 from infra.store import AppendResult, EventStore
+from infra.workers import end_with_parent
 
 CHUNK_LINES = 5_000
 # Events per store transaction. Every commit writes each page it dirtied: stream ids are
@@ -111,9 +112,11 @@ _WORKER_SETUP: tuple[EventStore, _Turns, Path] | None = None
 _WORKER_STORE: EventStore | None = None
 
 
-def _init_worker(store: EventStore, turns: _Turns, source: Path) -> None:
-    """Runs in each worker after fork: it opens a connection of its own on first use."""
+def _init_worker(parent: int, store: EventStore, turns: _Turns, source: Path) -> None:
+    """Runs in each worker after fork: it ends with its parent (``infra.workers``) and opens
+    a connection of its own on first use."""
     global _WORKER_SETUP
+    end_with_parent(parent)
     _WORKER_SETUP = (store, turns, source)
 
 
@@ -282,23 +285,32 @@ def ingest_file(
                     max_workers=workers,
                     mp_context=multiprocessing.get_context("fork"),
                     initializer=_init_worker,
-                    initargs=(store, turns, source),
+                    initargs=(os.getpid(), store, turns, source),
                 ) as pool:
                     pending: deque[tuple[int, int, Future[Any]]] = deque()
                     size = chunk_lines or WORKER_CHUNK_LINES
-                    for index, (first, offset, length, count) in enumerate(_spans(handle_in, size)):
-                        task = pool.submit(parse_and_store, index, first, offset, length)
-                        pending.append((first, count, task))
-                        # Bounded read-ahead: a chunk per worker under way, one waiting.
-                        while len(pending) > workers + 1:
-                            f, n, future = pending.popleft()
+                    try:
+                        for index, (first, offset, length, count) in enumerate(
+                            _spans(handle_in, size)
+                        ):
+                            task = pool.submit(parse_and_store, index, first, offset, length)
+                            pending.append((first, count, task))
+                            # Bounded read-ahead: a chunk per worker under way, one waiting.
+                            while len(pending) > workers + 1:
+                                f, n, future = pending.popleft()
+                                outcome, rejects = future.result()
+                                stored(outcome)
+                                handle(f, n, ([], rejects))
+                        for f, n, future in pending:
                             outcome, rejects = future.result()
                             stored(outcome)
                             handle(f, n, ([], rejects))
-                    for f, n, future in pending:
-                        outcome, rejects = future.result()
-                        stored(outcome)
-                        handle(f, n, ([], rejects))
+                    except BaseException:
+                        # Stopped (SIGTERM, Ctrl-C) or failed: chunks not started are
+                        # dropped, those under way commit whole, in order; a rerun stores
+                        # the rest.
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
     finally:
         if rejects_file is not None:
             rejects_file.close()

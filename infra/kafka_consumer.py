@@ -37,7 +37,6 @@ never gets partitions); ``_keep_finished_rebalances`` works around it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import multiprocessing
 import os
@@ -58,6 +57,7 @@ from kafka.structs import OffsetAndMetadata
 from domain.events import InvalidEvent, parse_event
 from infra.encoding import Encoded, encode_event_row
 from infra.store import EventStore
+from infra.workers import end_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -236,18 +236,7 @@ def _worker_init(parent: int, sink: _Sink) -> None:
     sink comes through fork, unpickled; it opens its store and producer on first use."""
     global _WORKER_SINK
     _WORKER_SINK = sink
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        # Linux: the kernel kills the worker when its parent dies.
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
+    end_with_parent(parent)
 
 
 def _store_in_worker(messages: list[Message], positions: dict[str, int]) -> Stored:

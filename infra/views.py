@@ -38,6 +38,7 @@ from eventsourcing.utils import get_topic
 from pydantic_core import from_json
 
 from domain.case import Case
+from infra.workers import end_with_parent
 from projections.case_history import (
     CONTACT_COLUMNS,
     FACT_COLUMNS,
@@ -819,7 +820,12 @@ def _fold_pool(count: int) -> Iterator[ProcessPoolExecutor | None]:
         return
     # Fork: the workers need this process's imports, not its database connection, which
     # they never touch; they end with os._exit, so nothing of the parent's is finalised.
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork"))
+    pool = ProcessPoolExecutor(
+        max_workers=count,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=end_with_parent,
+        initargs=(os.getpid(),),
+    )
     try:
         yield pool
     finally:
