@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -22,6 +23,7 @@ from infra.settings import Settings
 EXIT_OK = 0
 EXIT_REJECTS = 1
 EXIT_USAGE = 2
+EXIT_FAILED = 4  # the store or a server failed; what was stored stays stored
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 """Interrupted (SIGINT), as shells report 128 + 2."""
@@ -126,6 +128,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_TERMINATED
+        except sqlite3.OperationalError as error:
+            # A full disk, an I/O error: SQLite's words say which. The batch that failed
+            # was rolled back whole; those before it are stored.
+            print(
+                f"cmm ingest: the store could not write ({error}) while ingesting {source}; "
+                "nothing of the failed batch was stored: fix the cause and run the same "
+                "command again to store the rest",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         progress.done(report.lines, unit="lines")
         total_lines += report.lines
         print(

@@ -11,6 +11,7 @@ and, optionally, tracking positions (e.g. Kafka offsets), so a crash never separ
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import sqlite3
 from abc import ABC, abstractmethod
@@ -212,7 +213,7 @@ class SQLiteEventStore(EventStore):
                     )
                 db.execute("COMMIT")
             except sqlite3.IntegrityError:
-                db.execute("ROLLBACK")
+                self._rollback()
                 # Not expected (the cache is brought up to date in the write lock), but a
                 # stale version must never lose an event: plan again from the database.
                 self.replanned += 1
@@ -220,12 +221,20 @@ class SQLiteEventStore(EventStore):
                     raise
                 continue
             except BaseException:
-                db.execute("ROLLBACK")
+                self._rollback()
                 self._forget_versions()
                 raise
             self._remember(rows)
             return AppendResult(appended=len(fresh), duplicates=len(events) - len(fresh))
         raise AssertionError("unreachable")
+
+    def _rollback(self) -> None:
+        """End the failed transaction, if SQLite has not ended it already: on a full disk or
+        an I/O error it rolls back by itself, and a ROLLBACK then would raise "no
+        transaction is active" in place of the error that says what went wrong."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def _insert_ids(self, ids: list[bytes]) -> set[bytes]:
         """Insert the ids not stored yet; return those. Usually all are new: one executemany
