@@ -20,6 +20,7 @@ from infra.settings import Settings
 EXIT_OK = 0
 EXIT_REJECTS = 1
 EXIT_USAGE = 2
+EXIT_FAILED = 4
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -52,6 +53,7 @@ def _logging(level: str) -> None:
 def cmd_consume(args: argparse.Namespace) -> int:
     from infra.kafka_consumer import (
         ConsumerConfig,
+        DeadLetterFailed,
         EventConsumer,
         default_workers,
         install_stop_handlers,
@@ -84,6 +86,9 @@ def cmd_consume(args: argparse.Namespace) -> int:
     )
     try:
         stats = consumer.run()
+    except DeadLetterFailed as failed:
+        print(f"cmm consume: stopped: {failed}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         consumer.close()
     print(

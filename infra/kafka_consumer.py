@@ -52,6 +52,7 @@ from typing import Any, TextIO
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from domain.events import InvalidEvent, parse_event
@@ -66,6 +67,14 @@ DLQ_TOPIC = "cmm.dlq.topic"
 DLQ_PARTITION = "cmm.dlq.partition"
 DLQ_OFFSET = "cmm.dlq.offset"
 DLQ_GROUP = "cmm.dlq.group"
+DLQ_NULL_HEADERS = "cmm.dlq.null-headers"
+"""Positions (comma-separated) of the original headers whose value was null: a producer
+cannot send a null header value, so they are sent empty and listed here."""
+DLQ_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+"""The dead-letter producer's largest request: above anything the consumer fetches (8 MiB a
+partition), so no message it can read is too large to send on. The dead-letter topic's own
+``max.message.bytes`` must be as large as the events topic's, or the broker refuses it."""
+DLQ_CONFIRM_S = 120.0
 _REASON_LIMIT = 2_000
 
 
@@ -164,6 +173,11 @@ def validate_values(
 Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None, int, int]
 
 
+class DeadLetterFailed(RuntimeError):
+    """A dead letter was not confirmed by Kafka: nothing of its batch was stored and the
+    stored positions did not move, so the message is consumed again after a restart."""
+
+
 @dataclass(frozen=True)
 class Stored:
     """What storing one batch did."""
@@ -194,6 +208,10 @@ class _Sink:
         return Stored(outcome.appended, outcome.duplicates, len(rejects))
 
     def _dead_letter(self, messages: list[Message], rejects: list[tuple[int, str]]) -> None:
+        """Send the batch's invalid messages to the dead-letter topic and wait until Kafka has
+        confirmed every one; raise :class:`DeadLetterFailed` otherwise, before the batch's
+        positions are stored (Kafka Connect's ``errors.tolerance=all`` with a dead-letter
+        queue does the same)."""
         config = self.config
         if self._dlq is None:
             self._dlq = KafkaProducer(
@@ -201,22 +219,54 @@ class _Sink:
                 client_id=f"{config.client_id}-dlq",
                 acks="all",
                 enable_idempotence=True,
+                max_request_size=DLQ_MAX_REQUEST_BYTES,
                 **config.security_options(),
             )
+        sent = []
         for index, reason in rejects:
             value, key, headers, partition, offset = messages[index]
+            original = list(headers or [])
+            nulls = [str(i) for i, (_, v) in enumerate(original) if v is None]
             all_headers = [
-                *[(k, bytes(v)) for k, v in (headers or [])],
+                *[(k, b"" if v is None else bytes(v)) for k, v in original],
                 (DLQ_REASON, reason[:_REASON_LIMIT].encode("utf8")),
                 (DLQ_TOPIC, config.topic.encode()),
                 (DLQ_PARTITION, str(partition).encode()),
                 (DLQ_OFFSET, str(offset).encode()),
                 (DLQ_GROUP, config.group.encode()),
             ]
+            if nulls:
+                all_headers.append((DLQ_NULL_HEADERS, ",".join(nulls).encode()))
             key = key if key is not None or value is not None else b""
-            self._dlq.send(config.dead_letter_topic, value=value, key=key, headers=all_headers)
+            try:
+                future = self._dlq.send(
+                    config.dead_letter_topic, value=value, key=key, headers=all_headers
+                )
+            except (KafkaError, ValueError, TypeError) as error:
+                raise self._failed(partition, offset, error) from None
+            sent.append((partition, offset, reason, future))
+        self._dlq.flush(timeout=DLQ_CONFIRM_S)
+        for partition, offset, reason, future in sent:
+            try:
+                future.get(timeout=DLQ_CONFIRM_S)
+            except KafkaError as error:
+                raise self._failed(partition, offset, error) from None
             log.warning("%s:%s@%s dead-lettered: %s", config.topic, partition, offset, reason)
-        self._dlq.flush()
+
+    def _failed(self, partition: int, offset: int, error: BaseException) -> DeadLetterFailed:
+        config = self.config
+        hint = (
+            " (the message is larger than the dead-letter topic takes: raise its "
+            "max.message.bytes to the events topic's)"
+            if "TooLarge" in type(error).__name__
+            else ""
+        )
+        return DeadLetterFailed(
+            f"{config.topic}:{partition}@{offset} is invalid and could not be dead-lettered to "
+            f"{config.dead_letter_topic}: {type(error).__name__}{hint}. Nothing of its batch "
+            "was stored and the stored position did not move: it is consumed again after a "
+            "restart"
+        )
 
     def close(self) -> None:
         try:
