@@ -247,7 +247,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    from infra.readmodel import catch_up, open_view
+    from infra.readmodel import catch_up, open_view, updating
     from infra.store import open_store
 
     settings = _settings(args)
@@ -259,10 +259,12 @@ def cmd_project(args: argparse.Namespace) -> int:
     progress = Progress("project")
     result = None
     with open_store(settings) as store:
-        view = open_view(settings)
+        with updating(settings):
+            view = open_view(settings)
         try:
             while True:
-                result = catch_up(store, view, progress=lambda d, t: progress(d, t))
+                with updating(settings):
+                    result = catch_up(store, view, progress=lambda d, t: progress(d, t))
                 if not args.follow:
                     break
                 if result.processed == 0:
@@ -281,17 +283,16 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
-    from infra.readmodel import case_rows, catch_up, open_view
+    from infra.readmodel import case_rows, up_to_date_view
     from infra.store import open_store
 
     settings = _settings(args)
     with open_store(settings) as store:
-        view = open_view(settings)
-        try:
-            catch_up(store, view)
-            rows = case_rows(view, args.person)
-        finally:
-            view.close()
+        view = up_to_date_view(settings, store)
+    try:
+        rows = case_rows(view, args.person)
+    finally:
+        view.close()
     if args.flagged:
         rows = [r for r in rows if r["flags"]]
     if args.format == "json":

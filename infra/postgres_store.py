@@ -56,15 +56,16 @@ DDL_LOCK_KEY = 0x636D6D5F646466  # "cmm_ddl"
 
 
 @contextmanager
-def ddl_lock(dsn: str) -> Iterator[None]:
+def ddl_lock(dsn: str, key: int = DDL_LOCK_KEY) -> Iterator[None]:
     """Hold the database-wide lock for creating tables (a session lock on a connection of
-    its own, so it also covers the connections eventsourcing's factory opens)."""
+    its own, so it also covers the connections eventsourcing's factory opens). Other keys
+    name other database-wide locks (``infra.readmodel.updating``)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK_KEY,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
         try:
             yield
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK_KEY,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def create_tables(settings: Settings) -> tuple[str, str, str, str]:

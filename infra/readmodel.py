@@ -10,7 +10,9 @@ recovered by the next run, with nothing counted twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,17 +132,62 @@ def read_inputs(view: Any, as_of: str) -> ReportInputs:
     )
 
 
+VIEW_LOCK_KEY = 0x636D6D5F76696577  # "cmm_view": the PostgreSQL advisory lock of the read model
+
+
+@contextmanager
+def updating(settings: Settings) -> Iterator[None]:
+    """Hold the read model's update lock: at most one process at a time opens the read model
+    and brings it up to date; the others wait, then find little or nothing left to do.
+
+    Without it, two readers that both found the view behind wrote it at once: on SQLite the
+    second got "database is locked" (a deferred transaction cannot wait for the write lock
+    once it has read), on PostgreSQL the second failed to record its tracking position. An
+    exclusive lock on a file beside the events (SQLite) or a session advisory lock
+    (PostgreSQL) serialises them. Reading the rows afterwards needs no lock."""
+    if settings.store == "postgres":
+        from infra.postgres_store import ddl_lock
+
+        assert settings.postgres_dsn is not None
+        with ddl_lock(settings.postgres_dsn, VIEW_LOCK_KEY):
+            yield
+        return
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.view.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def up_to_date_view(
+    settings: Settings, store: EventStore, progress: Callable[[int, int], None] | None = None
+) -> Any:
+    """The read model, opened and brought up to date under :func:`updating`."""
+    with updating(settings):
+        view = open_view(settings)
+        try:
+            catch_up(store, view, progress=progress)
+        except BaseException:
+            view.close()
+            raise
+    return view
+
+
 def load_report_inputs(
     settings: Settings, as_of: str, progress: Callable[[int, int], None] | None = None
 ) -> ReportInputs:
     """Bring the projections up to date with the store, then read the rows valid at as_of."""
     store = open_store(settings)
-    view = open_view(settings)
     try:
-        catch_up(store, view, progress=progress)
-        return read_inputs(view, as_of)
+        view = up_to_date_view(settings, store, progress)
     finally:
         store.close()
+    try:
+        return read_inputs(view, as_of)
+    finally:
         view.close()
 
 
