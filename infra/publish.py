@@ -343,8 +343,37 @@ def budget_summary(budget: PrivacyBudget | None, year: int) -> dict[str, Any]:
 
 
 def budget_json(settings: Settings, year: int) -> dict[str, Any]:
-    """``cmm budget --year Y --json``: :func:`budget_summary` of the stored ledger."""
-    return budget_summary(open_budget_ledger(settings).budget(year), year)
+    """``cmm budget --year Y --json``: :func:`budget_summary` of the stored ledger, and the
+    year's partner releases (:func:`partner_summary`)."""
+    from infra.partner_store import open_partner_ledger
+
+    summary = budget_summary(open_budget_ledger(settings).budget(year), year)
+    summary["partner_releases"] = partner_summary(open_partner_ledger(settings).year(year))
+    return summary
+
+
+def partner_summary(ledger: Any) -> list[dict[str, Any]]:
+    """The year's partner releases (suppression, exact counts): who, when, which cut-off,
+    threshold and protection, how many cells and how many hidden. The exact counts the ledger
+    keeps for its audits are never shown."""
+    if ledger is None:
+        return []
+    out = []
+    for recorded in ledger.releases:
+        cells = ledger.cells_of(recorded)
+        out.append(
+            {
+                "release_id": recorded["release_id"],
+                "released_by": recorded["released_by"],
+                "released_at": recorded["released_at"],
+                "as_of": recorded["as_of"],
+                "threshold": recorded["threshold"],
+                "protection": recorded["protection"],
+                "cells": len(cells),
+                "hidden_cells": sum(1 for *_, hidden in cells if hidden),
+            }
+        )
+    return out
 
 
 def _eps(value: float) -> str:
@@ -355,11 +384,12 @@ def render_budget(summary: Mapping[str, Any]) -> str:
     """Plain-text report of :func:`budget_summary`."""
     year = summary["year"]
     if summary["allocated"] is None:
-        return (
+        lines = [
             f"No privacy budget is allocated for {year}, so nothing can be released with "
             f"differential privacy. Open the year with "
-            f"`cmm budget allocate --year {year} --epsilon E`.\n"
-        )
+            f"`cmm budget allocate --year {year} --epsilon E`."
+        ]
+        return _with_partners(lines, summary)
     alloc = summary["allocated"]
     lines = [
         f"Privacy budget for {year} (pure DP, epsilon; ledger {summary['ledger_id']})",
@@ -379,6 +409,23 @@ def render_budget(summary: Mapping[str, Any]) -> str:
         lines.append(
             f"  {r['release_id']}  {r['released_at']}  by {r['released_by']}: "
             f"epsilon {_eps(r['total'])} on {len(r['tables'])} table(s){state}"
+        )
+    return _with_partners(lines, summary)
+
+
+def _with_partners(lines: list[str], summary: Mapping[str, Any]) -> str:
+    partners = summary.get("partner_releases") or []
+    lines.append("")
+    lines.append(
+        "Partner releases (suppression, exact counts, no budget):"
+        if partners
+        else "Partner releases (suppression): none"
+    )
+    for r in partners:
+        lines.append(
+            f"  {r['release_id']}  {r['released_at']}  by {r['released_by']}: as of "
+            f"{r['as_of']}, threshold {r['threshold']}, {r['hidden_cells']} of {r['cells']} "
+            "cells hidden"
         )
     return "\n".join(lines) + "\n"
 

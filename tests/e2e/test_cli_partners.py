@@ -4,6 +4,7 @@ the data directory but the event store."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -49,6 +50,21 @@ def test_refused_partner_releases_exit_3_and_leave_nothing(tmp_path: Path) -> No
 
     publish(data, tmp_path / "partners")
     assert (tmp_path / "partners" / "datapackage.json").exists() and releases(data) == 1
+    listed = json.loads(cmm("budget", "--year", "2012", "--json", data_dir=data).stdout)
+    (partner,) = listed["partner_releases"]
+    assert partner["as_of"] == "2013-01-31" and partner["hidden_cells"] > 0
+    assert set(partner) == {
+        "release_id",
+        "released_by",
+        "released_at",
+        "as_of",
+        "threshold",
+        "protection",
+        "cells",
+        "hidden_cells",
+    }  # who, when, which cut-off, how much hidden: never the exact counts
+    text = cmm("budget", "--year", "2012", data_dir=data).stdout
+    assert partner["release_id"] in text and "Partner releases" in text
     again = publish(data, tmp_path / "partners", check=False)
     assert again.returncode == 3
     assert releases(data) == 1
