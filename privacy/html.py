@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from privacy.model import SUPPRESSED, TABLES, TOTAL, VALUE_COLUMNS, Release, TableSpec
+from privacy.units import protection_statements
 
 __all__ = ["CHARTS", "render_html"]
 
@@ -112,6 +113,7 @@ def render_html(release: Release) -> str:
         "</header>",
         _headline(release),
         _about(meta),
+        _protection(meta),
     ]
     parts.append('<h2 id="charts">Charts <span class="da" lang="da">Figurer</span></h2>')
     number = 0
@@ -188,6 +190,21 @@ def _about(meta: Mapping[str, Any]) -> str:
         '<section class="note" aria-label="How to read these figures">'
         '<strong>How to read these figures</strong> <span class="da" lang="da">'
         "(Sådan læses tallene)</span>" + body + "</section>"
+    )
+
+
+def _protection(meta: Mapping[str, Any]) -> str:
+    """Who is protected and how much (``privacy.units``); nothing for partner releases."""
+    privacy = meta.get("privacy")
+    statements = protection_statements(privacy) if isinstance(privacy, Mapping) else []
+    if not statements:
+        return ""
+    items = "".join(f"<li>{escape(s)}</li>" for s in statements)
+    return (
+        '<section class="note" aria-label="Who is protected, and how much">'
+        "<strong>Who is protected, and how much</strong> "
+        '<span class="da" lang="da">(Hvem er beskyttet, og hvor meget)</span>'
+        f"<ul>{items}</ul></section>"
     )
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from privacy.html import render_html
 from privacy.model import PUBLISHED as PUBLISHED_STATUS
 from privacy.model import SUPPRESSED, TABLES, TOTAL, VALUE_COLUMNS, Dimension, Release
+from privacy.units import protection_statements
 
 __all__ = ["LICENSE", "SOURCE", "write_package"]
 
@@ -104,6 +105,7 @@ def write_package(release: Release, out_dir: Path) -> Path:
         "cutOffDate": _jsonable(meta.get("as_of")),
         "method": method,
         "privacy": _jsonable(meta.get("privacy", {})),
+        "protection": protection_statements(meta.get("privacy") or {}),
         "threshold": _jsonable(meta.get("threshold")),
         "codeListVersion": _jsonable(meta.get("code_list_version")),
         "releaseId": _jsonable(meta.get("release_id")),
