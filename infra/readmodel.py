@@ -10,10 +10,10 @@ recovered by the next run, with nothing counted twice.
 
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,7 +23,7 @@ from eventsourcing.utils import get_topic
 from domain.case import Case
 from infra.app import LedgerApplication
 from infra.settings import Settings
-from infra.store import EventStore, StoredRow, ensure_database, open_store
+from infra.store import EventStore, StoredRow, ensure_database, file_lock, open_store
 from infra.views import CASE_COLUMNS, SQLiteLedgerView, loads_state
 from projections.case_history import CONTACT_COLUMNS, FACT_COLUMNS, as_of_bound
 from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS
@@ -152,14 +152,8 @@ def updating(settings: Settings) -> Iterator[None]:
         with ddl_lock(settings.postgres_dsn, VIEW_LOCK_KEY):
             yield
         return
-    path = settings.sqlite_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.view.lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with file_lock(Path(f"{settings.sqlite_path}.view.lock")):
+        yield
 
 
 def up_to_date_view(

@@ -355,20 +355,26 @@ PAGE_SIZE = 16384
 
 
 @contextmanager
-def schema_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``<path>.lock`` while the database and its tables are made.
-
-    Two processes opening a new store at once would otherwise both find no tables, both
-    create them and both write eventsourcing's tracking-table marker (``__migration__``); the
-    second write fails with ``IntegrityError`` and that process stores nothing. The lock file
-    holds no data: deleting it is harmless."""
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (made if missing; it holds no data, and
+    deleting it is harmless) for the block: the way processes of one data directory take
+    turns."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "a+b") as handle:
+    with open(path, "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def schema_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock under which the database at ``path`` and its tables are made.
+
+    Two processes opening a new store at once would otherwise both find no tables, both
+    create them and both write eventsourcing's tracking-table marker (``__migration__``); the
+    second write fails with ``IntegrityError`` and that process stores nothing."""
+    return file_lock(Path(f"{path}.lock"))
 
 
 def ensure_database(path: Path) -> None:

@@ -81,19 +81,25 @@ def csvs(folder: Path) -> dict[str, list[list[str]]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory whose 2012 budget (epsilon 5) one release has spent in full."""
-    root = tmp_path_factory.mktemp("released")
+def _open_year(root: Path, seed: str) -> Path:
+    """A data directory with a simulated 2012 ingested and the year open at epsilon 5."""
     data = root / "data"
     events = root / "events.jsonl"
     ok(
         cmm(
-            "simulate", "--profile", "cmm-2012", "--seed", "11", "--out", str(events), data_dir=data
+            "simulate", "--profile", "cmm-2012", "--seed", seed, "--out", str(events), data_dir=data
         )
     )
     ok(cmm("ingest", str(events), data_dir=data))
     ok(cmm("budget", "allocate", "--year", YEAR, "--epsilon", "5", data_dir=data))
+    return data
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory whose 2012 budget (epsilon 5) one release has spent in full."""
+    root = tmp_path_factory.mktemp("released")
+    data = _open_year(root, "11")
     ok(publish(data, root / "first"))
     assert len(spends(data)) == 1
     return data
@@ -102,16 +108,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def opened(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory with the 2012 year open at epsilon 5 and nothing released."""
-    root = tmp_path_factory.mktemp("opened")
-    data = root / "data"
-    events = root / "events.jsonl"
-    ok(
-        cmm(
-            "simulate", "--profile", "cmm-2012", "--seed", "12", "--out", str(events), data_dir=data
-        )
-    )
-    ok(cmm("ingest", str(events), data_dir=data))
-    ok(cmm("budget", "allocate", "--year", YEAR, "--epsilon", "5", data_dir=data))
+    data = _open_year(tmp_path_factory.mktemp("opened"), "12")
     # Build the read model once, so the copies do not each rebuild it.
     ok(cmm("report", "--year", YEAR, "--as-of", AS_OF, data_dir=data))
     return data
