@@ -39,7 +39,7 @@ def _expand(pool: dict[str, int]) -> list[str]:
 
 
 def synthetic_2012() -> SimpleNamespace:
-    """66 victims with the 2012 report's figures (/work/shared/reference/cmm-2012.json), plus
+    """66 victims with the 2012 report's figures (tests/data/cmm-2012.json), plus
     a 2011 victim and a duplicate row that the release must not count."""
     n = 66
     authority = _expand({"immigration_service": 45, "cmm": 21})

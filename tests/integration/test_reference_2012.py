@@ -1,5 +1,5 @@
 """The synthetic 2012 stream, reported as of the cut-off, reproduces every figure the centre
-published for 2012 (``shared/reference/cmm-2012.json``), whatever the seed.
+published for 2012 (a copy in ``tests/data/cmm-2012.json``), whatever the seed.
 
 Each leaf of the reference is one named check, so a failure says which figure is off. Exact
 figures must match exactly; figures the report gives in words are checked by their words
@@ -30,7 +30,7 @@ from infra.simulate import load_profile, simulate
 from projections.case_history import FactRow, fold_case
 from projections.report import build_report
 
-REFERENCE_PATH = Path(__file__).parents[3] / "shared" / "reference" / "cmm-2012.json"
+REFERENCE_PATH = Path(__file__).parents[1] / "data" / "cmm-2012.json"
 REFERENCE: dict[str, Any] = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))
 YEAR: int = REFERENCE["reporting_year"]
 AS_OF: str = REFERENCE["status_cutoff"]
