@@ -2,7 +2,7 @@
 
 Pure functions over records as ``domain.events.to_record`` returns them (plain dicts): no I/O,
 no pydantic in the hot path, because the projection runner folds up to a million cases and per
-event object work costs more than the store does (see PERF-FACTS).
+event object work costs more than the store does (bench.bench_ingest measures both).
 
 The fold is bitemporal. ``as_of`` selects what was *known* (``recorded_at <= as_of``); within
 that, events are ordered by when they *happened* (``occurred_at``, then ``recorded_at``, then
