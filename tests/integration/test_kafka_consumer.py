@@ -8,7 +8,6 @@ poll the store or the consumer's output for a condition, with a deadline.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import signal
@@ -27,6 +26,8 @@ from infra.store import EventStore, open_store
 from tests.integration.conftest import (
     CmmProcess,
     Topics,
+    alive,
+    children_of,
     cmm_env,
     run_cmm,
     sample_events,
@@ -112,31 +113,6 @@ def final_line(output: str) -> str:
     lines = [line for line in output.splitlines() if line.startswith("consume: stopped")]
     assert lines, output
     return lines[-1]
-
-
-def children_of(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces; the parent pid follows the closing parenthesis.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def dead_letters(topics: Topics, expected: int) -> list[Any]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import alive, children_of
+
 pytestmark = pytest.mark.integration
 
 BOUND_S = 15.0
@@ -32,30 +34,6 @@ def _start(data: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*_command(), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-def _children(pid: int) -> set[int]:
-    """Every live process whose parent is ``pid`` (from /proc, not from the code under test)."""
-    out = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.add(int(entry.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def _until(condition: Callable[[], bool], what: str, bound: float = 120.0) -> None:
@@ -107,7 +85,7 @@ def _kill_when_workers_run(process: subprocess.Popen[str], ready: Callable[[], b
     seen: set[int] = set()
 
     def workers_busy() -> bool:
-        seen.update(_children(process.pid))
+        seen.update(set(children_of(process.pid)))
         return len(seen) >= 2 and ready()
 
     _until(workers_busy, "the command's workers to start")
@@ -120,7 +98,7 @@ def test_sigkill_of_ingest_leaves_no_worker_behind(big_file: Path, tmp_path: Pat
     data = tmp_path / "data"
     process = _start(data, "ingest", "--workers", "2", str(big_file))
     workers = _kill_when_workers_run(process, lambda: _stored(data) > 0)
-    _until(lambda: not any(_alive(p) for p in workers), "the workers to end", BOUND_S)
+    _until(lambda: not any(alive(p) for p in workers), "the workers to end", BOUND_S)
     # Killed part way: what the workers held when their parent died was not committed later.
     assert _stored(data) < _lines(big_file)
 
@@ -136,7 +114,7 @@ def test_sigkill_of_a_rebuild_leaves_no_worker_behind(big_file: Path, tmp_path: 
     assert ingest.returncode == 0, ingest.stderr
     process = _start(data, "report", "--year", "2012", "--as-of", "2013-01-31")
     workers = _kill_when_workers_run(process, lambda: True)
-    _until(lambda: not any(_alive(p) for p in workers), "the fold workers to end", BOUND_S)
+    _until(lambda: not any(alive(p) for p in workers), "the fold workers to end", BOUND_S)
 
 
 def test_sigterm_stops_ingest_cleanly_and_a_rerun_stores_the_rest(
@@ -147,7 +125,7 @@ def test_sigterm_stops_ingest_cleanly_and_a_rerun_stores_the_rest(
     seen: set[int] = set()
 
     def busy() -> bool:
-        seen.update(_children(process.pid))
+        seen.update(set(children_of(process.pid)))
         return len(seen) >= 2 and _stored(data) > 0
 
     _until(busy, "the ingest to store its first batch")
@@ -155,7 +133,7 @@ def test_sigterm_stops_ingest_cleanly_and_a_rerun_stores_the_rest(
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 143, stderr
     assert "stopped by SIGTERM" in stderr and "Traceback" not in stderr
-    assert not any(_alive(p) for p in seen)
+    assert not any(alive(p) for p in seen)
     partial = _stored(data)
     assert 0 < partial < _lines(big_file)
 
