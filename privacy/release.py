@@ -63,7 +63,9 @@ __all__ = [
     "ReportInputs",
     "prepare_release",
     "release_dp",
+    "ReleasedTable",
     "release_from_measurements",
+    "released_values",
 ]
 
 BeforeNoise = Callable[[Mapping[str, float]], None]
@@ -312,6 +314,32 @@ def release_from_measurements(
         "privacy": privacy,
     }
     return Release(tables=tables, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class ReleasedTable:
+    """One table's released values before the small-cell threshold, and each cell's 95%
+    margin, in ``table_specs(year)[table].categories`` order (the total row excluded)."""
+
+    values: list[int]
+    moe95: list[int]
+
+
+def released_values(
+    noisy: Mapping[str, Sequence[int]], year: int, params: PrivacyParams | None = None
+) -> dict[str, ReleasedTable]:
+    """Every table's post-processed values before the threshold (for accuracy studies: the
+    published table hides those below it). Post-processing only."""
+    params = params or PrivacyParams()
+    specs = table_specs(year)
+    released: dict[str, list[int]] = {}
+    out: dict[str, ReleasedTable] = {}
+    for name in TABLES:
+        plan = plan_table(specs[name], params.epsilon_for(name), params.alpha)
+        _, counts, _ = _post_process(specs[name], [int(v) for v in noisy[name]], specs, released)
+        released[name] = counts
+        out[name] = ReleasedTable(counts, [plan.moe95] * len(counts))
+    return out
 
 
 def _post_process(
