@@ -58,7 +58,7 @@ from domain.codes import (
     SupportStatus,
 )
 from domain.countries import COUNTRIES, Region
-from privacy.params import TABLES, UNIT_OF, Unit
+from privacy.params import LISTED_CITIZENSHIPS, TABLES, UNIT_OF, Unit
 
 dp.enable_features("contrib")
 
@@ -112,6 +112,9 @@ class TableSpec:
     total: TotalRule
     contribution: str
     """How one privacy unit is bounded to L1 distance 1 on this table's counts."""
+    recode: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    """Key column -> (code, cell code) pairs: a public many-to-one rule that puts several codes
+    in one cell (the countries a release does not list go to their region's other cell)."""
 
     @property
     def unit(self) -> Unit:
@@ -151,6 +154,7 @@ def _spec(
     where: Sequence[tuple[str, str]] = (),
     total: TotalRule,
     contribution: str,
+    recode: Mapping[str, Mapping[str, str]] | None = None,
 ) -> TableSpec:
     """``keys`` maps each key column of the bounded rows to the dimension holding its code
     (default: every dimension is a column of the same name)."""
@@ -171,7 +175,30 @@ def _spec(
         tuple(where),
         total,
         contribution,
+        tuple((c, tuple(sorted(m.items()))) for c, m in (recode or {}).items()),
     )
+
+
+OTHER_PREFIX = "other_"
+"""Cell code of the countries of a region that the release does not list: ``other_<region>``."""
+
+
+def citizenship_cells() -> list[list[str]]:
+    """``by_citizenship``'s cells: each listed country (``LISTED_CITIZENSHIPS``) in code order,
+    then one ``other_<region>`` cell per region with unlisted countries, in region order."""
+    listed = [[c, COUNTRIES[c].region.value] for c in sorted(LISTED_CITIZENSHIPS)]
+    regions = {COUNTRIES[c].region for c in COUNTRIES if c not in LISTED_CITIZENSHIPS}
+    others = [[f"{OTHER_PREFIX}{r.value}", r.value] for r in Region if r in regions]
+    return listed + others
+
+
+def citizenship_recode() -> dict[str, str]:
+    """Every unlisted country code -> its region's other cell (listed codes keep their own)."""
+    return {
+        code: f"{OTHER_PREFIX}{country.region.value}"
+        for code, country in COUNTRIES.items()
+        if code not in LISTED_CITIZENSHIPS
+    }
 
 
 def table_specs(year: int) -> dict[str, TableSpec]:
@@ -220,10 +247,11 @@ def table_specs(year: int) -> dict[str, TableSpec]:
             "by_citizenship",
             "facts",
             ["citizenship", "region"],
-            [[code, COUNTRIES[code].region.value] for code in sorted(COUNTRIES)],
+            citizenship_cells(),
             keys={"citizenship": "citizenship"},
             total=victims_total,
             contribution=_PERSON,
+            recode={"citizenship": citizenship_recode()},
         ),
         _spec(
             "by_exploitation",
@@ -383,7 +411,12 @@ def _keys_of(frame: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
     """One category key per bounded row that passes the table's filters."""
     for column, value in spec.where:
         frame = frame.filter(pl.col(column) == value)
+    recode = dict(spec.recode)
     exprs = [pl.col(k).cast(pl.String).fill_null("") for k in spec.keys]
+    exprs = [
+        e.replace(dict(recode[k])) if k in recode else e
+        for e, k in zip(exprs, spec.keys, strict=True)
+    ]
     key = exprs[0] if len(exprs) == 1 else pl.concat_str(exprs, separator=KEY_SEPARATOR)
     return frame.select(key.alias("key"))
 

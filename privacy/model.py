@@ -165,8 +165,17 @@ _CITIZENSHIP = Dimension(
     "citizenship",
     "Citizenship",
     "Statsborgerskab",
-    "ISO 3166-1 alpha-2 (domain.countries; XX = unknown or stateless)",
-    MappingProxyType({c.code: (c.name_en, c.name_da) for c in COUNTRIES.values()}),
+    "ISO 3166-1 alpha-2 (domain.countries; XX = unknown or stateless; other_<region> = the "
+    "countries of the region a DP release does not list)",
+    MappingProxyType(
+        {
+            **{c.code: (c.name_en, c.name_da) for c in COUNTRIES.values()},
+            **{
+                f"other_{r.value}": (f"Other countries, {r.label_en}", f"Andre lande, {r.label_da}")
+                for r in Region
+            },
+        }
+    ),
 )
 _EXPLOITATION = _dim(
     "exploitation", "Form of exploitation", "Udnyttelsesform", codes.ExploitationForm

@@ -12,17 +12,26 @@ DP rather than zCDP with the discrete Gaussian:
 - The discrete Laplace has heavier tails but no delta: no small probability of unbounded
   loss, which matters for a population of a few dozen victims a year.
 
-Default budget: ``DEFAULT_EPSILON_TOTAL = 5.0`` per reporting year, split over tables by
-``DEFAULT_WEIGHTS``. Why 5: the published cells are small (a year has ~66 victims; the
-threshold is 5), so noise is only tolerable if a table's 95% margin of error is at most about
-twice the threshold (~10). That needs a discrete Laplace scale of at most ~3, i.e. epsilon of
-at least ~0.35 per person table. With 11 person tables (the year total weighted double,
-because every other table is made to add up to it) plus three tables about calls and
-outreach units at half weight, that is 13.5 weight units x 0.37 = 5. Any one person is in the
-12 person-level tables (and one cell of the outreach table), so the per-person loss of a full
-release is about 4.6; each table alone is 0.37 (0.74 for the year total). The budget is
-configurable per year in the ledger; a smaller one gives wider margins, which every cell's
-``moe95`` states.
+Default budget: ``DEFAULT_EPSILON_TOTAL = 5.0`` per reporting year, split over the
+*measurements* (``MEASURED_TABLES``) by ``DEFAULT_WEIGHTS``. Why 5: the published cells are
+small (a year has ~66 victims; the threshold is 5), so noise is only tolerable if a table's 95%
+margin of error is at most about twice the threshold (~10). That needs a discrete Laplace scale
+of at most ~3, i.e. epsilon of at least ~0.35 per person-level measurement.
+
+What is measured: every table except ``DERIVED_TABLES``. ``victims_by_year`` is the sum of
+every person table and ``labour_by_industry`` a margin of ``labour_by_industry_gender``; both
+are post-processing of the joint fit (:mod:`privacy.estimate`) and spend nothing, so no
+epsilon is spent twice on a hierarchy. The weights (``DEFAULT_WEIGHTS``) were chosen with the
+accuracy benchmark (``python -m bench.bench_accuracy``) so that every person table is more
+accurate than the same tables measured one by one at the same per-person epsilon:
+``labour_by_industry_gender`` 1.9 (it stands for both forced-labour tables), the dense tables
+``by_channel`` 1.1 and ``by_age_band``/``status_at_cutoff`` 1.05 (the total helps them least),
+``by_region`` 0.9 (its countries measure it too), every other person table 1; the two hotline
+tables 0.5 (their unit is a call) and the outreach table 0.25 (mostly team counts in the
+hundreds). That is 11.25 weight units, 0.44 each. Any one person is in the 9 person-level
+measurements (10 weight units) and in one cell of the outreach table, so the per-person loss
+of a full release is 4.56. The budget is allocated per year in the ledger; a smaller one gives
+wider margins, which every cell's ``moe95`` states.
 """
 
 from __future__ import annotations
@@ -54,6 +63,33 @@ OUTREACH_TABLES: Final[tuple[str, ...]] = ("outreach_activity",)
 TABLES: Final[tuple[str, ...]] = PERSON_TABLES + HOTLINE_TABLES + OUTREACH_TABLES
 """Every public report table, in release order (a table's total comes from an earlier one)."""
 
+DERIVED_TABLES: Final[tuple[str, ...]] = ("victims_by_year", "labour_by_industry")
+"""Tables published from the joint fit of the others, with no measurement (and no epsilon) of
+their own: the year's total, and the forced-labour margin by industry."""
+
+MEASURED_TABLES: Final[tuple[str, ...]] = tuple(t for t in TABLES if t not in DERIVED_TABLES)
+"""What the budget pays for, one measurement each, in release order. The weights, the ledger's
+spends and ``Prepared.epsilons`` name exactly these."""
+
+MARGIN_OF: Final[Mapping[str, str]] = MappingProxyType(
+    {"by_region": "by_citizenship", "labour_by_industry": "labour_by_industry_gender"}
+)
+"""Margin table -> the finer table whose cells add up to its cells."""
+
+LISTED_CITIZENSHIPS: Final[frozenset[str]] = frozenset(
+    {"NG", "RO", "TH", "BG", "CN", "GH", "HU", "LT", "PH", "PL", "UA", "UG", "VN", "XX"}
+)
+"""Countries of citizenship that ``by_citizenship`` lists one by one in a DP release; every
+other country is counted in its region's cell ``other_<region>``. A public rule fixed in the
+code before any release, never chosen from the data: the citizenships the centre's published
+2012 statistics name (Nigeria, Romania, Thailand), other countries of origin the centre
+follows, and XX (unknown or stateless). Why not all 250 countries: nearly all are empty every
+year, and each empty cell's noise shows it at 5 or more in about 7% of releases, so a full list
+published some 16 countries with no victim in every release and its cells added up to far more
+than the total (an audit of the earlier projection onto the total found the other side of the
+same problem: large countries biased downwards). Partner releases (exact, audited) list every
+country."""
+
 UNIT_OF: Final[Mapping[str, Unit]] = MappingProxyType(
     {
         **{t: "person" for t in PERSON_TABLES},
@@ -65,10 +101,14 @@ UNIT_OF: Final[Mapping[str, Unit]] = MappingProxyType(
 DEFAULT_EPSILON_TOTAL: Final = 5.0
 DEFAULT_WEIGHTS: Final[Mapping[str, float]] = MappingProxyType(
     {
-        **{t: 1.0 for t in PERSON_TABLES},
-        "victims_by_year": 2.0,
+        **{t: 1.0 for t in PERSON_TABLES if t not in DERIVED_TABLES},
+        "by_channel": 1.1,
+        "by_region": 0.9,
+        "labour_by_industry_gender": 1.9,
+        "by_age_band": 1.05,
+        "status_at_cutoff": 1.05,
         **{t: 0.5 for t in HOTLINE_TABLES},
-        **{t: 0.5 for t in OUTREACH_TABLES},
+        **{t: 0.25 for t in OUTREACH_TABLES},
     }
 )
 DEFAULT_THRESHOLD: Final = 5
@@ -87,8 +127,13 @@ def _positive_finite(value: object) -> bool:
 
 
 def _check_table(table: object) -> None:
-    if table not in TABLES:
-        raise ValueError(f"unknown table {table!r}; expected one of: {', '.join(TABLES)}")
+    if table in DERIVED_TABLES:
+        raise ValueError(
+            f"table {table!r} is not measured: it is derived from the other tables and "
+            "spends nothing"
+        )
+    if table not in MEASURED_TABLES:
+        raise ValueError(f"unknown table {table!r}; expected one of: {', '.join(MEASURED_TABLES)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +160,9 @@ class TableBudget:
 class PrivacyParams:
     """What one DP release spends and how it presents small cells.
 
-    - ``epsilon_total``: the pure-DP loss of the whole release, split over ``TABLES`` in
-      proportion to ``weights`` (every table needs a positive weight).
+    - ``epsilon_total``: the pure-DP loss of the whole release, split over
+      ``MEASURED_TABLES`` in proportion to ``weights`` (every measured table needs a positive
+      weight; a derived table has none, see ``DERIVED_TABLES``).
     - ``threshold``: released values below it are published as ``<threshold``; at least 3.
     - ``alpha``: significance of the published margins (0.05 gives 95% margins).
     """
@@ -139,13 +185,19 @@ class PrivacyParams:
             raise ValueError(f"alpha must be a float in (0, 1), not {self.alpha!r}")
         if not isinstance(self.weights, Mapping):
             raise ValueError(f"weights must be a mapping of table to weight, not {self.weights!r}")
-        unknown = [t for t in self.weights if t not in TABLES]
+        derived = [t for t in self.weights if t in DERIVED_TABLES]
+        if derived:
+            raise ValueError(
+                f"derived table in weights: {', '.join(map(repr, derived))}; it is published "
+                "from the other tables and has no budget of its own"
+            )
+        unknown = [t for t in self.weights if t not in MEASURED_TABLES]
         if unknown:
             raise ValueError(
                 f"unknown table in weights: {', '.join(map(repr, unknown))}; "
-                f"expected tables: {', '.join(TABLES)}"
+                f"expected tables: {', '.join(MEASURED_TABLES)}"
             )
-        missing = [t for t in TABLES if t not in self.weights]
+        missing = [t for t in MEASURED_TABLES if t not in self.weights]
         if missing:
             raise ValueError(f"weights must name every table; missing: {', '.join(missing)}")
         for table, weight in self.weights.items():
@@ -154,7 +206,7 @@ class PrivacyParams:
                     f"weight for table {table!r} must be a positive finite number, not {weight!r}"
                 )
         # A read-only copy in table order, so the object stays immutable and comparable.
-        frozen = MappingProxyType({t: float(self.weights[t]) for t in TABLES})
+        frozen = MappingProxyType({t: float(self.weights[t]) for t in MEASURED_TABLES})
         object.__setattr__(self, "weights", frozen)
 
     def epsilon_for(self, table: str) -> float:
@@ -164,7 +216,7 @@ class PrivacyParams:
         return float(Fraction(self.epsilon_total) * share)
 
     def table_budgets(self) -> tuple[TableBudget, ...]:
-        return tuple(TableBudget(t, self.epsilon_for(t)) for t in TABLES)
+        return tuple(TableBudget(t, self.epsilon_for(t)) for t in MEASURED_TABLES)
 
     def epsilon_by_table(self) -> dict[str, float]:
         return {b.table: b.epsilon for b in self.table_budgets()}

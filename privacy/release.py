@@ -31,9 +31,12 @@ from importlib.metadata import version
 from types import MappingProxyType
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from domain.codes import CODE_LIST_VERSION
+from privacy.estimate import Layout, estimate, layout, release_values, round_estimate
 from privacy.mechanisms import (
     TablePlan,
     TableSpec,
@@ -47,23 +50,17 @@ from privacy.mechanisms import (
     table_specs,
 )
 from privacy.model import Release
-from privacy.params import TABLES, PrivacyParams
-from privacy.postprocess import (
-    clip_nonnegative,
-    consistent_counts,
-    display,
-    publish_cells,
-    total_from_cells,
-)
+from privacy.params import DERIVED_TABLES, MEASURED_TABLES, TABLES, PrivacyParams
+from privacy.postprocess import display, publish_cells
 
 __all__ = [
     "BeforeNoise",
     "Prepared",
     "Release",
+    "ReleasedTable",
     "ReportInputs",
     "prepare_release",
     "release_dp",
-    "ReleasedTable",
     "release_from_measurements",
     "released_values",
 ]
@@ -77,15 +74,17 @@ DEFINITION = (
     "unit; tables compose sequentially, so a unit's loss is the sum over the tables it is in"
 )
 POSTPROCESSING = (
-    "each table's noisy cells are projected (Euclidean, exact integer arithmetic) onto the "
-    "non-negative reals summing to the table's released total, then rounded to integers by "
-    "largest remainder, so the cells add up to the total exactly; values below the threshold "
-    "are then shown as '<threshold' (status 'suppressed', count empty), cells and totals "
-    "alike. The total is the row whose every dimension is 'total'. Totals: "
-    "victims_by_year's noisy count (clipped at 0) for every person table, the released "
-    "forced_labour cell for the labour tables, the sum of the noisy cells for "
-    "hotline_by_caller, its released police cell for police calls by reason; outreach cells "
-    "are clipped at 0 one by one."
+    "one joint generalised least-squares fit of every table from every measurement, under "
+    "the public equalities between tables (each person table sums to victims_by_year, each "
+    "by_region cell to its countries, each labour_by_industry cell to its genders, the labour "
+    "tables to the forced_labour cell, police calls by reason to the police caller cell): "
+    "unbiased for every cell; victims_by_year and labour_by_industry are derived from the fit "
+    "and measured by nothing of their own. Then integers by top-down largest-remainder "
+    "rounding (each within 1 of the fit, each group summing to the integer above it), then "
+    "negative values released as 0 (so a table's cells can add up to a little more than its "
+    "total). Values below the threshold are shown as '<threshold' (status 'suppressed', count "
+    "empty), cells and totals alike. The total is the row whose every dimension is 'total'. "
+    "Outreach cells are clipped at 0 one by one."
 )
 PUBLIC = (
     "the code lists and every category of every table (all ISO countries, industries, "
@@ -94,10 +93,15 @@ PUBLIC = (
 )
 
 _TOTAL_RULES = {
-    "own": "the table's own noisy count, clipped at 0",
-    "sum": "the sum of the table's noisy cells, clipped at 0",
+    "own": "the fitted year total (the sum of every person table)",
+    "sum": "the sum of the table's fitted cells",
     "none": "none: cells are different measures; each is clipped at 0",
 }
+MOE_MEANING = (
+    "for each cell, |released value - true count| <= moe95 with probability >= {level} for "
+    "any data: computed from the public scales and the joint fit's coefficients (noise, fit, "
+    "rounding and clipping at 0 all accounted for), before the small-cell threshold"
+)
 
 
 class ReportInputs(Protocol):
@@ -148,13 +152,15 @@ def prepare_release(
     params = params or PrivacyParams()
     specs = table_specs(year)
     plans = {
-        name: plan_table(specs[name], params.epsilon_for(name), params.alpha) for name in TABLES
+        name: plan_table(specs[name], params.epsilon_for(name), params.alpha)
+        for name in MEASURED_TABLES
     }
     persons = bound_persons(inputs.facts, year)
     calls = bound_calls(inputs.hotline, year)
     logs = outreach_rows(inputs.outreach, year)
-    exact = exact_counts_many([s for s in specs.values() if s.source == "facts"], persons)
-    exact |= exact_counts_many([s for s in specs.values() if s.source == "hotline"], calls)
+    measured = [specs[name] for name in MEASURED_TABLES]
+    exact = exact_counts_many([s for s in measured if s.source == "facts"], persons)
+    exact |= exact_counts_many([s for s in measured if s.source == "hotline"], calls)
     outreach = specs["outreach_activity"]
     exact[outreach.name] = outreach_counts(outreach, logs, persons)
     return Prepared(
@@ -232,33 +238,29 @@ def release_from_measurements(
     params = params or PrivacyParams()
     specs = table_specs(year)
     plans = {
-        name: plan_table(specs[name], params.epsilon_for(name), params.alpha) for name in TABLES
+        name: plan_table(specs[name], params.epsilon_for(name), params.alpha)
+        for name in MEASURED_TABLES
     }
-    missing = [name for name in TABLES if name not in noisy]
-    if missing:
-        raise ValueError(f"no measurement for table(s) {', '.join(missing)}")
-    for name in TABLES:
-        if len(noisy[name]) != len(specs[name].categories):
-            raise ValueError(
-                f"table {name!r}: {len(noisy[name])} measurements for "
-                f"{len(specs[name].categories)} cells"
-            )
+    _check_measurements(noisy, specs)
+    fit = layout(year, params)
+    rounded = round_estimate(fit, estimate(fit, noisy))
+    values = np.maximum(rounded, 0)
 
-    released: dict[str, list[int]] = {}
     tables: dict[str, pd.DataFrame] = {}
     table_meta: dict[str, dict[str, Any]] = {}
     for name in TABLES:
-        spec, plan = specs[name], plans[name]
-        total, counts, rule = _post_process(spec, [int(v) for v in noisy[name]], specs, released)
-        released[name] = counts
-        total_moe = plans[spec.total.table].moe95 if spec.total.kind == "parent" else None
+        spec = specs[name]
+        plan = plans.get(name)
+        counts = fit.cells(values, name)
+        margins = fit.cells(fit.moe95, name)
+        total, total_moe, rule = _total(spec, fit, values, rounded)
         # The released total is a margin row (every dimension "total"); victims_by_year is
         # its own total, and outreach measures have none.
         table = publish_cells(
             spec.dims_columns(),
             counts,
             params.threshold,
-            plan.moe95,
+            margins,
             total=total if spec.total.kind in ("parent", "sum") else None,
             total_moe95=total_moe,
         )
@@ -268,17 +270,15 @@ def release_from_measurements(
             "dims": list(spec.dims),
             "unit": spec.unit,
             "contribution_bound": spec.contribution,
-            "epsilon": plan.epsilon,
-            "privacy_map": plan.privacy_map,
-            "d_in": plan.d_in,
-            "mechanism": plan.mechanism,
-            "scale": plan.scale,
-            "alpha": plan.alpha,
-            "moe95": plan.moe95,
-            "moe95_meaning": (
-                f"|noise| <= {plan.moe95} with probability >= {1 - plan.alpha:.0%} for each "
-                "noisy count before post-processing (OpenDP discrete_laplacian_scale_to_accuracy)"
-            ),
+            "measured": plan is not None,
+            "epsilon": plan.epsilon if plan else 0.0,
+            "privacy_map": plan.privacy_map if plan else None,
+            "d_in": plan.d_in if plan else None,
+            "mechanism": plan.mechanism if plan else _DERIVED,
+            "scale": plan.scale if plan else None,
+            "alpha": params.alpha,
+            "moe95": max(margins),
+            "moe95_meaning": MOE_MEANING.format(level=f"{1 - params.alpha:.0%}"),
             "threshold": params.threshold,
             "total": None if total is None or total < params.threshold else total,
             "total_display": None if total is None else display(total, params.threshold),
@@ -292,6 +292,7 @@ def release_from_measurements(
         "definition": DEFINITION,
         "mechanism": "discrete Laplace (OpenDP make_laplace over integers), pure DP",
         "epsilon_total": math.fsum(p.epsilon for p in plans.values()),
+        "derived_tables": list(DERIVED_TABLES),
         "epsilon_by_unit": params.epsilon_by_unit(),
         "weights": dict(params.weights),
         "alpha": params.alpha,
@@ -331,32 +332,43 @@ def released_values(
     """Every table's post-processed values before the threshold (for accuracy studies: the
     published table hides those below it). Post-processing only."""
     params = params or PrivacyParams()
-    specs = table_specs(year)
-    released: dict[str, list[int]] = {}
-    out: dict[str, ReleasedTable] = {}
-    for name in TABLES:
-        plan = plan_table(specs[name], params.epsilon_for(name), params.alpha)
-        _, counts, _ = _post_process(specs[name], [int(v) for v in noisy[name]], specs, released)
-        released[name] = counts
-        out[name] = ReleasedTable(counts, [plan.moe95] * len(counts))
-    return out
+    _check_measurements(noisy, table_specs(year))
+    fit = layout(year, params)
+    values = release_values(fit, noisy)
+    return {
+        name: ReleasedTable(fit.cells(values, name), fit.cells(fit.moe95, name)) for name in TABLES
+    }
 
 
-def _post_process(
-    spec: TableSpec,
-    noisy: list[int],
-    specs: Mapping[str, TableSpec],
-    released: Mapping[str, list[int]],
-) -> tuple[int | None, list[int], str]:
-    """(released total or None, released cells, how the total was chosen)."""
+_DERIVED = "none of its own: derived from the joint fit of the measured tables (epsilon 0)"
+
+
+def _check_measurements(noisy: Mapping[str, Sequence[int]], specs: Mapping[str, TableSpec]) -> None:
+    missing = [name for name in MEASURED_TABLES if name not in noisy]
+    if missing:
+        raise ValueError(f"no measurement for table(s) {', '.join(missing)}")
+    for name in MEASURED_TABLES:
+        if len(noisy[name]) != len(specs[name].categories):
+            raise ValueError(
+                f"table {name!r}: {len(noisy[name])} measurements for "
+                f"{len(specs[name].categories)} cells"
+            )
+
+
+def _total(
+    spec: TableSpec, fit: Layout, values: npt.NDArray[np.int64], rounded: npt.NDArray[np.int64]
+) -> tuple[int | None, int | None, str]:
+    """(released total or None, its margin, how the total was chosen). A ``sum`` total is
+    the sum of the table's rounded cells before negatives are shown as 0 (the rounded fitted
+    sum), clipped at 0."""
     rule = spec.total
     if rule.kind == "none":
-        return None, [int(v) for v in clip_nonnegative(noisy)], _TOTAL_RULES["none"]
+        return None, None, _TOTAL_RULES["none"]
     if rule.kind == "parent":
-        index = specs[rule.table].categories.index(rule.key)
-        total = released[rule.table][index]
+        index = fit.total_index[spec.name]
         how = f"the released {rule.table} cell {rule.key!r}"
-    else:
-        total = total_from_cells(noisy)
-        how = _TOTAL_RULES[rule.kind]
-    return total, [int(v) for v in consistent_counts(noisy, total)], how
+        return int(values[index]), int(fit.moe95[index]), how
+    if rule.kind == "sum":
+        total = max(0, sum(fit.cells(rounded, spec.name)))
+        return total, fit.sum_moe95[spec.name], _TOTAL_RULES["sum"]
+    return None, None, _TOTAL_RULES["own"]

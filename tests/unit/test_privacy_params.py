@@ -14,8 +14,9 @@ from privacy.params import (
     DEFAULT_EPSILON_TOTAL,
     DEFAULT_THRESHOLD,
     DEFAULT_WEIGHTS,
+    DERIVED_TABLES,
+    MEASURED_TABLES,
     PERSON_TABLES,
-    TABLES,
     PrivacyParams,
     TableBudget,
 )
@@ -30,7 +31,7 @@ def test_defaults() -> None:
     assert params.epsilon_total == DEFAULT_EPSILON_TOTAL == 5.0
     assert params.threshold == DEFAULT_THRESHOLD == 5
     assert params.alpha == 0.05
-    assert tuple(params.weights) == TABLES
+    assert tuple(params.weights) == MEASURED_TABLES
 
 
 def test_frozen() -> None:
@@ -66,6 +67,16 @@ def test_non_positive_epsilon_refused(epsilon: float) -> None:
 def test_unknown_table_in_weights_refused() -> None:
     with pytest.raises(ValueError, match=r"^unknown table in weights: 'by_shoe_size'; "):
         PrivacyParams(weights=_weights(by_shoe_size=1.0))
+
+
+@pytest.mark.parametrize("table", DERIVED_TABLES)
+def test_a_derived_table_has_no_budget(table: str) -> None:
+    """The year total and the forced-labour margin are post-processing of the other tables:
+    giving them a weight, or asking for their epsilon, is refused."""
+    with pytest.raises(ValueError, match=rf"^derived table in weights: '{table}'; "):
+        PrivacyParams(weights=_weights(**{table: 1.0}))
+    with pytest.raises(ValueError, match=rf"^table '{table}' is not measured"):
+        PrivacyParams().epsilon_for(table)
 
 
 def test_missing_table_in_weights_refused() -> None:
@@ -104,8 +115,10 @@ def test_table_budget_validates() -> None:
 
 def test_default_split() -> None:
     eps = PrivacyParams().epsilon_by_table()
-    assert eps["victims_by_year"] == pytest.approx(2 * eps["by_gender"])
-    assert eps["outreach_activity"] == pytest.approx(eps["by_gender"] / 2)
+    assert set(eps) == set(MEASURED_TABLES)
+    assert eps["labour_by_industry_gender"] == pytest.approx(1.9 * eps["by_gender"])
+    assert eps["outreach_activity"] == pytest.approx(eps["by_gender"] / 4)
+    assert PrivacyParams().epsilon_by_unit()["person"] == pytest.approx(4.5556, abs=1e-4)
     assert math.fsum(eps.values()) == pytest.approx(5.0)
 
 
@@ -113,16 +126,20 @@ def test_default_split() -> None:
 @given(
     total=st.floats(min_value=1e-3, max_value=100.0),
     weights=st.lists(
-        st.floats(min_value=1e-3, max_value=1e3), min_size=len(TABLES), max_size=len(TABLES)
+        st.floats(min_value=1e-3, max_value=1e3),
+        min_size=len(MEASURED_TABLES),
+        max_size=len(MEASURED_TABLES),
     ),
 )
 def test_split_adds_up_and_follows_weights(total: float, weights: list[float]) -> None:
-    params = PrivacyParams(epsilon_total=total, weights=dict(zip(TABLES, weights, strict=True)))
+    params = PrivacyParams(
+        epsilon_total=total, weights=dict(zip(MEASURED_TABLES, weights, strict=True))
+    )
     eps = params.epsilon_by_table()
     assert math.fsum(eps.values()) == pytest.approx(total, rel=1e-12)
     assert all(e > 0 for e in eps.values())
-    a, b = TABLES[0], TABLES[1]
+    a, b = MEASURED_TABLES[0], MEASURED_TABLES[1]
     assert eps[a] / eps[b] == pytest.approx(params.weights[a] / params.weights[b], rel=1e-9)
     by_unit = params.epsilon_by_unit()
-    person = math.fsum(eps[t] for t in PERSON_TABLES) + eps["outreach_activity"]
+    person = math.fsum(eps[t] for t in PERSON_TABLES if t in eps) + eps["outreach_activity"]
     assert by_unit["person"] == pytest.approx(person)

@@ -1,0 +1,175 @@
+"""The joint fit: the truth back from noise-free measurements, integers that add up, and
+margins of error that cover what they say, checked with a sampler of the test's own."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import opendp.prelude as dp
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domain.codes import AgeBand, Authority, Channel, ExploitationForm, Gender, Industry
+from domain.countries import COUNTRIES
+from privacy.estimate import layout, margin_of_error, round_estimate
+from privacy.mechanisms import exact_counts_many, table_specs
+from privacy.params import MARGIN_OF, TABLES, PrivacyParams
+from privacy.release import prepare_release, released_values
+
+YEAR = 2012
+PARAMS = PrivacyParams()
+
+
+def _persons(seed: int, n: int) -> pd.DataFrame:
+    rng = random.Random(seed)
+    countries = sorted(COUNTRIES)
+    rows: list[dict[str, Any]] = []
+    for i in range(n):
+        exploitation = rng.choice(ExploitationForm.codes())
+        channel = rng.choice(list(Channel))
+        country = rng.choice([*countries, "NG", "NG", "RO", "TH"])
+        rows.append(
+            {
+                "person_ref": f"P-{i:08d}",
+                "year": YEAR,
+                "assessed_on": f"{YEAR}-03-01",
+                "authority": rng.choice(Authority.codes()),
+                "channel": channel.value,
+                "channel_group": channel.group.value,
+                "place": None,
+                "citizenship": country,
+                "region": COUNTRIES[country].region.value,
+                "exploitation": exploitation,
+                "industry": (
+                    rng.choice(Industry.codes()) if exploitation == "forced_labour" else None
+                ),
+                "gender": rng.choice(Gender.codes()),
+                "age_band": rng.choice(AgeBand.codes()),
+                "status": "none",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _inputs(facts: pd.DataFrame) -> SimpleNamespace:
+    hotline = pd.DataFrame(
+        [
+            {"event_id": f"h{i}", "year": YEAR, "caller": c, "reason": "advice"}
+            for i, c in enumerate(["police", "police", "ngo", "private_person"])
+        ]
+    )
+    outreach = pd.DataFrame(
+        [{"event_id": "o1", "year": YEAR, "place": "prisons", "measure": "visits", "value": 12}]
+    )
+    return SimpleNamespace(facts=facts, hotline=hotline, outreach=outreach)
+
+
+def _count(frame: pd.DataFrame, column: str, codes: Sequence[str]) -> list[int]:
+    counted = Counter(frame[column].tolist())
+    return [counted.get(c, 0) for c in codes]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_noise_free_measurements_give_every_table_back(seed: int) -> None:
+    """Fed the exact counts as if they were noisy, the fit returns every table exactly,
+    including the two tables nothing measures (the year total, forced labour by industry),
+    counted here with pandas from the rows."""
+    facts = _persons(seed, 300)
+    prepared = prepare_release(_inputs(facts), YEAR, PARAMS)
+    released = released_values(dict(prepared._exact), YEAR, PARAMS)
+    assert released["victims_by_year"].values == [len(facts)]
+    labour = facts[facts["exploitation"] == "forced_labour"]
+    assert released["labour_by_industry"].values == _count(labour, "industry", Industry.codes())
+    assert released["by_gender"].values == _count(facts, "gender", Gender.codes())
+    assert released["by_age_band"].values == _count(facts, "age_band", AgeBand.codes())
+    specs = table_specs(YEAR)
+    # Every table, derived ones included, as the counting code would count it.
+    from privacy.mechanisms import bound_persons
+
+    every = exact_counts_many(
+        [specs[t] for t in TABLES if specs[t].source == "facts"], bound_persons(facts, YEAR)
+    )
+    for name, counts in every.items():
+        assert released[name].values == counts, name
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=10_000))
+def test_released_integers_are_within_one_of_the_fit_and_add_up(seed: int) -> None:
+    plan = layout(YEAR, PARAMS)
+    specs = table_specs(YEAR)
+    rng = np.random.default_rng(seed)
+    noisy = {
+        name: rng.integers(-8, 30, size=len(specs[name].cells)).tolist() for name in plan.measured
+    }
+    y = np.concatenate([np.asarray(noisy[n], dtype=float) for n in plan.measured])
+    fitted = plan.fit @ y
+    rounded = round_estimate(plan, fitted)
+    assert np.all(np.abs(rounded - fitted) < 1 + 1e-9)
+    total = int(rounded[plan.offsets["victims_by_year"][0]])
+    for name in TABLES:
+        spec = specs[name]
+        if spec.source == "facts" and name != "victims_by_year":
+            start, stop = plan.offsets[name]
+            expected = (
+                total if not name.startswith("labour") else int(rounded[plan.total_index[name]])
+            )
+            assert int(rounded[start:stop].sum()) == expected, name
+    for coarse, fine in MARGIN_OF.items():
+        c0 = plan.offsets[coarse][0]
+        f0 = plan.offsets[fine][0]
+        index = {cell: i for i, cell in enumerate(specs[coarse].cells)}
+        sums: Counter[int] = Counter()
+        where = [specs[fine].dims.index(d) for d in specs[coarse].dims]
+        for i, cell in enumerate(specs[fine].cells):
+            sums[index[tuple(cell[w] for w in where)]] += int(rounded[f0 + i])
+        for j in range(len(specs[coarse].cells)):
+            assert sums[j] == int(rounded[c0 + j]), (coarse, j)
+
+
+def _discrete_laplace(scale: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The test's own sampler: the difference of two geometric variables."""
+    p = 1.0 - math.exp(-1.0 / scale)
+    return rng.geometric(p, size) - rng.geometric(p, size)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_margin_of_error_covers_and_is_not_loose(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 12))
+    coefficients = np.round(rng.uniform(-1.0, 1.0, size=k), 3)
+    scales = rng.choice([1.5, 2.3, 4.0], size=k)
+    m = margin_of_error(coefficients, scales, 0.05)
+    draws = 200_000
+    total = sum(
+        c * _discrete_laplace(s, draws, rng) for c, s in zip(coefficients, scales, strict=True)
+    )
+    error = np.abs(total)
+    se = math.sqrt(0.05 * 0.95 / draws)
+    assert (error < m).mean() >= 0.95 - 4 * se
+    # Not needlessly wide: one less would not cover (with the grid's slack, two).
+    assert (error < m - 2).mean() < 0.95
+
+
+def test_a_cell_that_is_its_own_measurement_has_opendps_margin() -> None:
+    for scale in (1.0, 2.3, 4.6):
+        expected = math.floor(dp.discrete_laplacian_scale_to_accuracy(scale, 0.05))
+        assert margin_of_error(np.array([1.0]), np.array([scale]), 0.05, exact=True) == expected
+
+
+def test_margins_depend_only_on_public_parameters() -> None:
+    """Two very different data sets give the same margin for every cell."""
+    a = prepare_release(_inputs(_persons(1, 40)), YEAR, PARAMS)
+    b = prepare_release(_inputs(_persons(2, 900)), YEAR, PARAMS)
+    ra = released_values(a.measure(), YEAR, PARAMS)
+    rb = released_values(b.measure(), YEAR, PARAMS)
+    for name in TABLES:
+        assert ra[name].moe95 == rb[name].moe95, name
