@@ -28,6 +28,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from privacy.budget import BudgetError
     from privacy.params import PrivacyParams
 
+    if args.dry_run:
+        return _dry_run(args)
+    missing = [f"--{n.replace('_', '-')}" for n in ("as_of", "out") if getattr(args, n) is None]
+    if missing:
+        args.publish_parser.error(f"the following arguments are required: {', '.join(missing)}")
     settings = _settings(args)
     out = Path(args.out)
     if args.method == "suppression":
@@ -63,6 +68,65 @@ def cmd_publish(args: argparse.Namespace) -> int:
         f"({release.metadata.get('method', args.method)}); {suppressed} cells suppressed; "
         f"package in {out}"
     )
+    return 0
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    """``cmm publish --dry-run``: every table's epsilon and expected error from the public
+    parameters alone. Reads no data, draws no noise, spends nothing."""
+    from privacy.params import PrivacyParams
+    from privacy.release import expected_accuracy
+
+    if args.method != "dp":
+        args.publish_parser.error("--dry-run is for --method dp")
+    defaults = PrivacyParams()
+    try:
+        params = PrivacyParams(
+            epsilon_total=defaults.epsilon_total if args.epsilon is None else args.epsilon,
+            threshold=args.threshold,
+        )
+    except ValueError as bad:
+        args.publish_parser.error(str(bad))
+    tables = expected_accuracy(args.year, params)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "year": args.year,
+                    "epsilon_total": params.epsilon_total,
+                    "epsilon_by_unit": params.epsilon_by_unit(),
+                    "threshold": params.threshold,
+                    "tables": tables,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    by_unit = params.epsilon_by_unit()
+    print(
+        f"dry run for {args.year}: nothing read, nothing spent. A release would spend epsilon "
+        f"{params.epsilon_total:g}; one person loses at most {by_unit['person']:.2f}, one call "
+        f"{by_unit['call']:.2f}, one outreach unit {by_unit['outreach_unit']:.2f}."
+    )
+    print(
+        "Each cell's released value is within its margin of the true count in 95 of 100 "
+        f"releases; values below {params.threshold} are shown as <{params.threshold}."
+    )
+    header = (
+        f"{'table':28} {'epsilon':>8} {'unit':>14} {'cells':>6} {'margin (95%)':>13} {'std err':>8}"
+    )
+    print(header)
+    for name, t in tables.items():
+        margin = (
+            f"±{t['moe95_min']}"
+            if t["moe95_min"] == t["moe95_max"]
+            else f"±{t['moe95_min']}-{t['moe95_max']}"
+        )
+        epsilon = f"{t['epsilon']:.3f}" if t["measured"] else "derived"
+        print(
+            f"{name:28} {epsilon:>8} {t['unit']:>14} {t['cells']:>6} {margin:>13} "
+            f"{t['std_error']:>8.2f}"
+        )
     return 0
 
 
@@ -102,8 +166,8 @@ def register(sub: Any) -> None:
     p.add_argument("--data-dir")
     p.add_argument("--store", choices=["sqlite", "postgres"])
     p.add_argument("--year", type=int, required=True)
-    p.add_argument("--as-of", required=True)
-    p.add_argument("--out", required=True, help="directory for the data package")
+    p.add_argument("--as-of", help="the cut-off date (required unless --dry-run)")
+    p.add_argument("--out", help="directory for the data package (required unless --dry-run)")
     p.add_argument(
         "--method",
         choices=["dp", "suppression"],
@@ -124,7 +188,14 @@ def register(sub: Any) -> None:
         "change (default: the threshold)",
     )
     p.add_argument("--released-by", help="who releases (default: the login name)")
-    p.set_defaults(func=cmd_publish)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="dp: show every table's epsilon and expected error from the public parameters "
+        "alone; reads no data and spends nothing",
+    )
+    p.add_argument("--json", action="store_true", help="with --dry-run: the figures as JSON")
+    p.set_defaults(func=cmd_publish, publish_parser=p)
 
     p = sub.add_parser(
         "budget",

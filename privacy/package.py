@@ -203,8 +203,10 @@ def _resource(name: str, table: pd.DataFrame, dims: list[str], path: Path) -> di
             "name": "moe95",
             "type": "number",
             "title": "95 % margin of error",
-            "description": "Half-width of the 95 % interval around a noisy count; empty when "
-            "the count is exact or suppressed.",
+            "description": "Half-width of the 95 % interval around the published count: for "
+            "any data, the true count lies within it in at least 95 of 100 releases (noise and "
+            "post-processing included; it depends on public parameters only); empty when the "
+            "count is exact or suppressed.",
             "constraints": {"minimum": 0},
         },
     ]

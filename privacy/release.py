@@ -59,6 +59,7 @@ __all__ = [
     "Release",
     "ReleasedTable",
     "ReportInputs",
+    "expected_accuracy",
     "prepare_release",
     "release_dp",
     "release_from_measurements",
@@ -338,6 +339,33 @@ def released_values(
     return {
         name: ReleasedTable(fit.cells(values, name), fit.cells(fit.moe95, name)) for name in TABLES
     }
+
+
+def expected_accuracy(year: int, params: PrivacyParams | None = None) -> dict[str, dict[str, Any]]:
+    """What a release of ``year`` under ``params`` would spend and how accurate each table
+    would be, from the public parameters alone: no data is read, no noise drawn, nothing
+    spent (``cmm publish --dry-run``).
+
+    Per table: ``epsilon`` (0 for a derived table), ``unit``, ``cells``, the smallest and
+    largest cell ``moe95`` (the 95% margin of what is published), and ``std_error``, the
+    largest standard error of a cell before rounding."""
+    params = params or PrivacyParams()
+    specs = table_specs(year)
+    fit = layout(year, params)
+    out: dict[str, dict[str, Any]] = {}
+    for name in TABLES:
+        margins = fit.cells(fit.moe95, name)
+        start, stop = fit.offsets[name]
+        out[name] = {
+            "epsilon": params.epsilon_for(name) if name in MEASURED_TABLES else 0.0,
+            "measured": name in MEASURED_TABLES,
+            "unit": specs[name].unit,
+            "cells": len(specs[name].cells),
+            "moe95_min": min(margins),
+            "moe95_max": max(margins),
+            "std_error": round(float(fit.std[start:stop].max()), 2),
+        }
+    return out
 
 
 _DERIVED = "none of its own: derived from the joint fit of the measured tables (epsilon 0)"

@@ -191,6 +191,18 @@ def test_publish_spends_the_budget_once_and_suppression_needs_none(
     )
     assert too_much.returncode == 3 and "above the maximum of 10" in too_much.stderr
     cmm("budget", "allocate", "--year", "2012", "--epsilon", "5", data_dir=data)
+    # A dry run shows what a release would cost and how accurate it would be; it spends
+    # nothing and writes nothing.
+    dry = cmm("publish", "--dry-run", "--year", "2012", "--json", data_dir=data)
+    expected = json.loads(dry.stdout)["tables"]
+    assert set(expected) == REFERENCE_TABLES
+    assert expected["victims_by_year"]["epsilon"] == 0 and expected["by_gender"]["epsilon"] > 0
+    assert (
+        json.loads(cmm("budget", "--year", "2012", "--json", data_dir=data).stdout)["releases"]
+        == []
+    )
+    text = cmm("publish", "--dry-run", "--year", "2012", data_dir=data).stdout
+    assert "nothing spent" in text and "by_citizenship" in text
     first = cmm(
         "publish",
         "--year",
@@ -202,6 +214,16 @@ def test_publish_spends_the_budget_once_and_suppression_needs_none(
         data_dir=data,
     )
     assert "released 14 tables" in first.stdout
+    for name, figures in expected.items():
+        with (tmp_path / "open" / f"{name}.csv").open() as handle:
+            margins = [
+                int(float(r["moe95"]))
+                for r in csv.DictReader(handle)
+                if r["moe95"] and "total" not in r.values()  # cells, not the total row
+            ]
+        # The dry run's margins are the release's: both come from public parameters only
+        # (suppressed cells show none, so the published ones lie within the dry run's range).
+        assert all(figures["moe95_min"] <= m <= figures["moe95_max"] for m in margins), name
     package = json.loads((tmp_path / "open" / "datapackage.json").read_text())
     assert {r["name"] for r in package["resources"]} >= REFERENCE_TABLES
     with (tmp_path / "open" / "labour_by_industry.csv").open() as handle:
