@@ -181,9 +181,10 @@ def _about(meta: Mapping[str, Any]) -> str:
             "<p>To protect the people counted, <strong>random noise</strong> was added to "
             "every count before publication (differential privacy). The figures are therefore "
             "close to, but not exactly, the true counts. The <strong>±</strong> after a number "
-            "is its 95 % margin of error: in 95 of 100 releases the true count lies within that "
-            "distance of the published one. Totals may differ slightly from the sum of their "
-            f"parts. Counts below {escape(str(threshold))} after noise are shown as "
+            "is its 95 % margin of error: whatever the data, in 95 of 100 releases the true "
+            "count lies within that distance of the published one. The tables agree with each "
+            "other; a table's cells can add up to a little more than its total, because a "
+            f"negative noisy value is shown as 0. Counts below {escape(str(threshold))} after noise are shown as "
             f"<strong>{marker}</strong>.</p>"
         )
     return (
