@@ -112,6 +112,22 @@ def release_with_budget(
     )
 
 
+def _finishable(pending: Mapping[str, Any], year: int) -> PrivacyParams:
+    """The parameters of a pending release, if this version can finish it.
+
+    A release paid for under another version's table layout (one that still measured
+    victims_by_year, say) cannot be: its noise does not fit this version's joint fit, and
+    drawing again would spend twice. That fails closed, saying so."""
+    try:
+        return _params(pending["request"])
+    except ValueError as old:
+        raise PendingRelease(
+            f"refused: release {pending['release_id']} of {year} was paid for by an earlier "
+            f"version that measured other tables ({old}); finish it with that version, or "
+            "leave the year's budget spent"
+        ) from old
+
+
 def _finish(
     ledger: BudgetLedger,
     settings: Settings,
@@ -120,8 +136,8 @@ def _finish(
 ) -> Release:
     """The release of a pending spend: from its recorded measurements, or measured now."""
     request = pending["request"]
-    params = _params(request)
     rid = pending["release_id"]
+    params = _finishable(pending, year)
     noisy = pending["measurements"]
     if noisy is None:
         from infra.readmodel import load_report_inputs
@@ -184,6 +200,8 @@ def publish_dp(
         )
     waiting = budget.pending()
     first = waiting[0] if waiting else None
+    if first is not None:
+        _finishable(first, year)
     if first is not None and first["request"] != _request(params, as_of):
         asked = first["request"]
         raise PendingRelease(

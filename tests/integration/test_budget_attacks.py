@@ -491,6 +491,50 @@ def test_refused_releases_draw_no_noise(
     assert not any((tmp_path / n).exists() for n in "abce")
 
 
+def test_a_release_paid_for_by_an_earlier_layout_is_never_drawn_again(
+    opened: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pending release recorded by a version that still measured victims_by_year (weights
+    for every table) is not finished with this version's fit, nor drawn again: refused, the
+    budget spent once, nothing written."""
+    from infra.budget_store import open_budget_ledger
+    from infra.publish import PendingRelease, publish_dp
+    from infra.settings import Settings
+    from privacy import release as release_module
+
+    draws: list[int] = []
+    monkeypatch.setattr(release_module.Prepared, "measure", lambda self: draws.append(1))
+    data = copy(opened, tmp_path)
+    settings = Settings(data_dir=data)
+    old_weights = {"victims_by_year": 2.0, "by_gender": 1.0}
+    ledger = open_budget_ledger(settings)
+    try:
+        ledger.spend(
+            int(YEAR),
+            {"victims_by_year": 2.5, "by_gender": 2.5},
+            release_id="old-1",
+            released_by="earlier version",
+            request={
+                "as_of": AS_OF,
+                "epsilon_total": 5.0,
+                "weights": old_weights,
+                "threshold": 5,
+                "alpha": 0.05,
+            },
+        )
+    finally:
+        ledger.close()
+    with pytest.raises(PendingRelease, match="earlier version that measured other tables"):
+        publish_dp(settings, int(YEAR), AS_OF, tmp_path / "out")
+    assert draws == [] and not (tmp_path / "out").exists()
+    ledger = open_budget_ledger(settings)
+    try:
+        budget = ledger.budget(int(YEAR))
+        assert budget is not None and budget.release_ids() == {"old-1"}
+    finally:
+        ledger.close()
+
+
 def test_a_release_never_sets_or_changes_the_allocation(opened: Path, tmp_path: Path) -> None:
     data = copy(opened, tmp_path)
     ok(publish(data, tmp_path / "small", "--epsilon", "0.5"))
