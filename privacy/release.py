@@ -2,8 +2,9 @@
 
 :func:`release_dp` goes from the read model's inputs to public tables in four steps:
 bound contributions and count exactly (:mod:`privacy.mechanisms`), let the caller spend the
-budget (``before_noise``), draw the noise with OpenDP, then post-process
-(:mod:`privacy.postprocess`). Nothing random happens before the budget is spent, and nothing
+budget (``before_noise``), draw the noise with OpenDP for every measured table
+(``privacy.params.MEASURED_TABLES``), then post-process: one joint fit of every table
+(:mod:`privacy.estimate`) and the small-cell markers (:mod:`privacy.postprocess`). Nothing random happens before the budget is spent, and nothing
 that depends on the data decides what is released except through the mechanism or a
 documented post-processing step.
 
