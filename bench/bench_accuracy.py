@@ -45,6 +45,7 @@ import pandas as pd
 import polars as pl
 
 from bench.common import emit, log
+from infra.simulate import simulated_inputs
 from privacy.mechanisms import TableSpec, table_specs
 from privacy.params import PERSON_TABLES, TABLES, PrivacyParams
 from privacy.release import prepare_release, released_values
@@ -54,34 +55,6 @@ AS_OF = "2013-01-31"
 ALPHA = 0.05
 
 dp.enable_features("contrib")
-
-
-def simulated_year(seed: int) -> Any:
-    """The simulator's 2012 year as the read model would hand it to a release."""
-    from types import SimpleNamespace
-
-    from infra.simulate import simulate
-    from projections.case_history import as_of_bound, fold_prepared, prepare
-    from projections.logs import log_rows
-    from projections.report import facts_frame, hotline_frame, outreach_frame
-
-    bound = as_of_bound(AS_OF)
-    cases: dict[str, list[Any]] = {}
-    logs = []
-    for record in simulate("cmm-2012", seed=seed):
-        if record.get("person_ref") is None:
-            logs.append(record)
-        else:
-            cases.setdefault(record["person_ref"], []).append(record)
-    facts = [
-        f
-        for ref in sorted(cases)
-        if (f := fold_prepared(ref, prepare(cases[ref]), bound).fact()) is not None
-    ]
-    hotline, outreach = log_rows(logs, AS_OF)
-    return SimpleNamespace(
-        facts=facts_frame(facts), hotline=hotline_frame(hotline), outreach=outreach_frame(outreach)
-    )
 
 
 def _persons(facts: pd.DataFrame) -> pd.DataFrame:
@@ -215,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--releases must be positive")
 
     started = time.perf_counter()
-    inputs = simulated_year(args.seed)
+    inputs = simulated_inputs("cmm-2012", args.seed, AS_OF)
     params = PrivacyParams()
     specs = table_specs(YEAR)
     prepared = prepare_release(inputs, YEAR, params)

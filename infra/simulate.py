@@ -984,3 +984,32 @@ __all__ = [
     "uuid7",
     "write_jsonl",
 ]
+
+
+def simulated_inputs(profile: Profile | str | Path, seed: int, as_of: str) -> Any:
+    """The report inputs (facts, hotline, outreach frames) of a simulated stream as of
+    ``as_of``, folded in memory the way the read model folds them: for tests and benchmarks
+    that need the simulator's year without a store."""
+    from types import SimpleNamespace
+
+    from projections.case_history import as_of_bound, fold_prepared, prepare
+    from projections.logs import log_rows
+    from projections.report import facts_frame, hotline_frame, outreach_frame
+
+    bound = as_of_bound(as_of)
+    cases: dict[str, list[dict[str, Any]]] = {}
+    logs: list[dict[str, Any]] = []
+    for record in simulate(profile, seed=seed):
+        if record.get("person_ref") is None:
+            logs.append(record)
+        else:
+            cases.setdefault(record["person_ref"], []).append(record)
+    facts = [
+        f
+        for ref in sorted(cases)
+        if (f := fold_prepared(ref, prepare(cases[ref]), bound).fact()) is not None
+    ]
+    hotline, outreach = log_rows(logs, as_of)
+    return SimpleNamespace(
+        facts=facts_frame(facts), hotline=hotline_frame(hotline), outreach=outreach_frame(outreach)
+    )

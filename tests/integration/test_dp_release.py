@@ -423,29 +423,9 @@ def test_publish_and_budget_report(
 
 def test_simulated_2012_year(tmp_path: Path) -> None:
     """The same guarantees on the simulator's 2012 year, through the read model's frames."""
-    from infra.simulate import simulate
-    from projections.case_history import as_of_bound, fold_prepared, prepare
-    from projections.logs import log_rows
-    from projections.report import facts_frame, hotline_frame, outreach_frame
+    from infra.simulate import simulated_inputs
 
-    records = list(simulate("cmm-2012", seed=3))
-    bound = as_of_bound(AS_OF)
-    cases: dict[str, list[Any]] = {}
-    logs = []
-    for record in records:
-        if record.get("person_ref") is None:
-            logs.append(record)
-        else:
-            cases.setdefault(record["person_ref"], []).append(record)
-    facts = [
-        f
-        for ref in sorted(cases)
-        if (f := fold_prepared(ref, prepare(cases[ref]), bound).fact()) is not None
-    ]
-    hotline, outreach = log_rows(logs, AS_OF)
-    inputs = SimpleNamespace(
-        facts=facts_frame(facts), hotline=hotline_frame(hotline), outreach=outreach_frame(outreach)
-    )
+    inputs = simulated_inputs("cmm-2012", seed=3, as_of=AS_OF)
     assert int((inputs.facts["year"] == YEAR).sum()) == 66
     for i in range(20):
         release = release_with_budget(
