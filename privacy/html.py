@@ -184,8 +184,8 @@ def _about(meta: Mapping[str, Any]) -> str:
             "is its 95 % margin of error: whatever the data, in 95 of 100 releases the true "
             "count lies within that distance of the published one. The tables agree with each "
             "other; a table's cells can add up to a little more than its total, because a "
-            f"negative noisy value is shown as 0. Counts below {escape(str(threshold))} after noise are shown as "
-            f"<strong>{marker}</strong>.</p>"
+            "negative noisy value is shown as 0. Counts below "
+            f"{escape(str(threshold))} after noise are shown as <strong>{marker}</strong>.</p>"
         )
     return (
         '<section class="note" aria-label="How to read these figures">'

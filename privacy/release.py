@@ -4,9 +4,9 @@
 bound contributions and count exactly (:mod:`privacy.mechanisms`), let the caller spend the
 budget (``before_noise``), draw the noise with OpenDP for every measured table
 (``privacy.params.MEASURED_TABLES``), then post-process: one joint fit of every table
-(:mod:`privacy.estimate`) and the small-cell markers (:mod:`privacy.postprocess`). Nothing random happens before the budget is spent, and nothing
-that depends on the data decides what is released except through the mechanism or a
-documented post-processing step.
+(:mod:`privacy.estimate`) and the small-cell markers (:mod:`privacy.postprocess`). Nothing
+random happens before the budget is spent, and nothing that depends on the data decides what
+is released except through the mechanism or a documented post-processing step.
 
 Hotline calls and outreach activity (decided here, see ``privacy.mechanisms``):
 
