@@ -11,6 +11,7 @@ ledger's own code.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -115,6 +116,9 @@ def opened(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def copy(data: Path, tmp_path: Path) -> Path:
+    # An earlier test's unreferenced store may still hold a connection; closing it during the
+    # copy checkpoints and removes the WAL files under copytree. Close such connections first.
+    gc.collect()
     target = tmp_path / "data"
     shutil.copytree(data, target)
     return target
