@@ -14,6 +14,7 @@ import pytest
 from infra.budget_store import open_budget_ledger
 from infra.settings import Settings
 from privacy.budget import SLACK
+from tests.facts import victims
 
 YEAR = 2012
 TOTAL = 1.0
@@ -75,27 +76,7 @@ def test_parallel_spends_never_overspend(settings: Settings) -> None:
 
 
 def _facts() -> pd.DataFrame:
-    rows = [
-        {
-            "person_ref": f"P-{i:08x}",
-            "year": YEAR,
-            "assessed_on": f"{YEAR}-04-01",
-            "authority": "cmm",
-            "channel": "police",
-            "channel_group": "police",
-            "place": None,
-            "citizenship": "RO",
-            "region": "europe",
-            "exploitation": "sexual_exploitation",
-            "industry": None,
-            "gender": "female",
-            "age": 25,
-            "age_band": "25-29",
-            "status": "declined",
-        }
-        for i in range(30)
-    ]
-    return pd.DataFrame(rows)
+    return victims(30, YEAR)
 
 
 def _release_worker(settings: Settings, name: str, start: Any, results: Any) -> None:

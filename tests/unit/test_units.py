@@ -13,31 +13,11 @@ import pandas as pd
 from privacy.package import write_package
 from privacy.params import PrivacyParams
 from privacy.release import release_dp
+from tests.facts import victims
 
 
 def _inputs() -> SimpleNamespace:
-    facts = pd.DataFrame(
-        [
-            {
-                "person_ref": f"P-{i:08x}",
-                "year": 2012,
-                "assessed_on": "2012-04-01",
-                "authority": "cmm",
-                "channel": "police",
-                "channel_group": "police",
-                "place": None,
-                "citizenship": "RO",
-                "region": "europe",
-                "exploitation": "sexual_exploitation",
-                "industry": None,
-                "gender": "female",
-                "age": 25,
-                "age_band": "25-29",
-                "status": "declined",
-            }
-            for i in range(20)
-        ]
-    )
+    facts = victims(20)
     return SimpleNamespace(
         facts=facts,
         hotline=pd.DataFrame(columns=["event_id", "year", "caller", "reason"]),
