@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from domain.codes import AgeBand, Authority, Channel, ExploitationForm, Gender, Industry
 from domain.countries import COUNTRIES
 from privacy.estimate import layout, margin_of_error, round_estimate
-from privacy.mechanisms import exact_counts_many, table_specs
+from privacy.mechanisms import bound_persons, exact_counts_many, table_specs
 from privacy.params import MARGIN_OF, TABLES, PrivacyParams
 from privacy.release import prepare_release, released_values
 
@@ -92,8 +92,6 @@ def test_noise_free_measurements_give_every_table_back(seed: int) -> None:
     assert released["by_age_band"].values == _count(facts, "age_band", AgeBand.codes())
     specs = table_specs(YEAR)
     # Every table, derived ones included, as the counting code would count it.
-    from privacy.mechanisms import bound_persons
-
     every = exact_counts_many(
         [specs[t] for t in TABLES if specs[t].source == "facts"], bound_persons(facts, YEAR)
     )
