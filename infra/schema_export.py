@@ -38,6 +38,12 @@ CROSS_FIELD_RULES: dict[str, list[str]] = {
         "recorded_at must not be before occurred_at",
         "occurred_at and recorded_at lie in [1990-01-01, 2100-01-01) and carry a UTC offset",
         "the token of person_ref must not be all digits (it may be a CPR or phone number)",
+        "recorded_at must not be later than the consumer's clock plus a small skew "
+        "(5 minutes by default)",
+        "types are strict: an integer is written without a fraction or exponent (30, not "
+        "30.0, which JSON Schema would count as an integer), and no value is converted "
+        '(not true to 1, not "30" to 30, not "no" to false)',
+        "a JSON object must not name the same key twice",
     ],
     "AssessmentDecided": [
         "exploitation is required when outcome is 'victim'",

@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.codes import Channel, Place
-from domain.events import InvalidEvent, parse_event, to_record, validate_event
+from domain.events import (
+    InvalidEvent,
+    latest_recorded_at,
+    parse_event,
+    to_record,
+    validate_event,
+)
 
 
 def envelope(kind: str, payload: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -29,6 +35,8 @@ def envelope(kind: str, payload: dict[str, Any], **overrides: Any) -> dict[str, 
     event.update(overrides)
     return {k: v for k, v in event.items() if v is not None}
 
+
+ANY_TIME = "2099-12-31T23:59:59.999999Z"
 
 ASSESSMENT = {
     "authority": "immigration_service",
@@ -235,6 +243,202 @@ def test_a_stored_record_validates_again_to_itself(
         occurred_at=occurred.isoformat(),
         recorded_at=recorded.isoformat(),
     )
-    record = to_record(validate_event(event))
-    assert to_record(validate_event(record)) == record
+    # Moments up to 2099: what the contract's range allows, the clock aside.
+    record = to_record(validate_event(event, not_after=ANY_TIME))
+    assert to_record(validate_event(record, not_after=ANY_TIME)) == record
     assert record["occurred_at"] <= record["recorded_at"]  # fixed width: string order is time
+
+
+# ----------------------------------------------------------------------------------------------
+# Strict types: JSON's own types, no coercion
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "age": True}),
+            r"payload\.age: Input should be a valid integer",
+        ),
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "age": "30"}),
+            r"payload\.age: Input should be a valid integer",
+        ),
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "age": 30.0}),
+            r"payload\.age: Input should be a valid integer",
+        ),
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "legal_residence": "no"}),
+            r"payload\.legal_residence: Input should be a valid boolean",
+        ),
+        (
+            envelope("AssessmentDecided", {**ASSESSMENT, "legal_residence": 0}),
+            r"payload\.legal_residence: Input should be a valid boolean",
+        ),
+        (
+            {**envelope("SupportOffered", {}), "schema_version": 1.0},
+            r"schema_version: Input should be a valid integer",
+        ),
+        (
+            {**envelope("SupportOffered", {}), "schema_version": True},
+            r"schema_version: Input should be a valid integer",
+        ),
+        (
+            {**envelope("SupportOffered", {}), "schema_version": "1"},
+            r"schema_version: Input should be a valid integer",
+        ),
+        (
+            envelope("SupportOffered", {"reflection_days": "30"}),
+            r"payload\.reflection_days: Input should be a valid integer",
+        ),
+        (
+            envelope(
+                "OutreachActivityLogged",
+                {"place": "street_odense", "period": "session", "measures": {"visits": True}},
+                person_ref=None,
+            ),
+            r"payload\.measures\.visits: Input should be a valid integer",
+        ),
+        (
+            envelope("SupportOffered", {}, occurred_at=1330596000),
+            r"occurred_at: Input should be a valid datetime string",
+        ),
+        (
+            envelope("SupportOffered", {}, occurred_at="1330596000"),
+            r"occurred_at: Input should be an ISO 8601 date and time with a UTC offset",
+        ),
+        (envelope("SupportOffered", {}, event_id=12345), r"event_id: UUID input should be"),
+        (
+            envelope(
+                "CorrectionRecorded",
+                {
+                    "target_event_id": str(uuid.uuid4()),
+                    "target_type": "AssessmentDecided",
+                    "action": "replace",
+                    "replacement": {**ASSESSMENT, "age": "31"},
+                },
+            ),
+            r"replacement is not a valid AssessmentDecided payload: age: Input should be a valid "
+            r"integer",
+        ),
+    ],
+)
+def test_wrong_json_types_are_refused_not_coerced(event: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason) as refused:
+        parse_event(json.dumps(event))
+    # The reason names the field, never the value sent.
+    assert "'30'" not in refused.value.reason and "'no'" not in refused.value.reason
+
+
+def test_strings_stand_for_timestamps_uuids_and_codes_in_strict_mode() -> None:
+    event = parse_event(json.dumps(envelope("AssessmentDecided", ASSESSMENT)))
+    assert isinstance(event.event_id, uuid.UUID)
+    assert event.payload.age == 30  # type: ignore[union-attr]
+    assert event.payload.legal_residence is False  # type: ignore[union-attr]
+
+
+# ----------------------------------------------------------------------------------------------
+# Duplicate keys
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        # The second age is the one the parser keeps: a valid event, if duplicates passed.
+        (
+            json.dumps(envelope("AssessmentDecided", ASSESSMENT)).replace(
+                '"age": 30', '"age": 30, "age": 16'
+            ),
+            "payload.age",
+        ),
+        (
+            json.dumps(envelope("SupportOffered", {}), separators=(",", ":")).replace(
+                '"source":"cmm"', '"source":"police","source":"cmm"'
+            ),
+            "source",
+        ),
+        # Whitespace before the colon hides the second key from a count of '":'.
+        (
+            json.dumps(envelope("SupportOffered", {})).replace(
+                '"source": "cmm"', '"source" : "police", "source": "cmm"'
+            ),
+            "source",
+        ),
+        (
+            json.dumps(
+                envelope(
+                    "OutreachActivityLogged",
+                    {"place": "street_odense", "period": "session", "measures": {"visits": 1}},
+                    person_ref=None,
+                )
+            ).replace('"visits": 1', '"visits": 1, "visits": 2'),
+            "payload.measures.visits",
+        ),
+        (
+            json.dumps(VALID[-1]).replace(
+                '"channel": "prison"', '"channel": "x", "channel": "prison"'
+            ),
+            "payload.replacement.channel",
+        ),
+    ],
+)
+def test_a_key_named_twice_is_refused_with_its_path(text: str, field: str) -> None:
+    for raw in (text, text.encode()):
+        with pytest.raises(InvalidEvent, match=rf"^{field}: the key appears more than once"):
+            parse_event(raw)
+
+
+@pytest.mark.parametrize("event", VALID, ids=lambda e: e["type"])
+def test_text_with_colons_and_whitespace_but_no_duplicate_is_accepted(
+    event: dict[str, Any],
+) -> None:
+    for text in (
+        json.dumps(event),
+        json.dumps(event, separators=(",", ":")),
+        json.dumps(event, indent=2),
+        json.dumps(event).replace('": ', '"\t :'),
+    ):
+        parse_event(text)
+        parse_event(text.encode())
+
+
+def test_a_string_holding_a_quote_and_a_colon_is_no_duplicate() -> None:
+    correction = {**VALID[-1]["payload"], "reason": 'caller said \\": wrong channel'}
+    parse_event(json.dumps({**VALID[-1], "payload": correction}))
+
+
+# ----------------------------------------------------------------------------------------------
+# The future
+
+
+def test_an_event_recorded_in_the_future_is_refused() -> None:
+    now = datetime.now(UTC)
+    late = (now + timedelta(minutes=10)).isoformat()
+    event = envelope("SupportOffered", {}, occurred_at="2012-03-01T10:00:00Z", recorded_at=late)
+    with pytest.raises(InvalidEvent, match=r"^recorded_at: is in the future"):
+        parse_event(json.dumps(event))
+    year_2099 = envelope("SupportOffered", {}, recorded_at="2099-01-01T00:00:00Z")
+    with pytest.raises(InvalidEvent, match=r"^recorded_at: is in the future"):
+        parse_event(json.dumps(year_2099))
+
+
+def test_a_little_clock_skew_is_allowed_and_the_bound_is_the_callers() -> None:
+    now = datetime(2012, 3, 2, 8, 0, tzinfo=UTC)
+    bound = latest_recorded_at(now, timedelta(minutes=5))
+    assert bound == "2012-03-02T08:05:00.000000Z"
+    ahead = envelope("SupportOffered", {}, recorded_at="2012-03-02T08:04:59Z")
+    parse_event(json.dumps(ahead), not_after=bound)
+    beyond = envelope("SupportOffered", {}, recorded_at="2012-03-02T08:05:01Z")
+    with pytest.raises(InvalidEvent, match=r"^recorded_at: is in the future"):
+        parse_event(json.dumps(beyond), not_after=bound)
+    # Historical data, recorded long ago, is what the centre ingests every day.
+    parse_event(json.dumps(envelope("SupportOffered", {})))
+
+
+def test_an_event_cannot_happen_after_it_was_recorded() -> None:
+    event = envelope(
+        "SupportOffered", {}, occurred_at="2012-03-02T08:00:01Z", recorded_at="2012-03-02T08:00:00Z"
+    )
+    with pytest.raises(InvalidEvent, match=r"recorded_at is before occurred_at"):
+        parse_event(json.dumps(event))

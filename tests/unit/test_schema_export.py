@@ -131,6 +131,19 @@ def test_rules_the_schema_cannot_express_are_in_the_description() -> None:
     assert "recorded_at must not be before occurred_at" in SCHEMAS["SupportOffered"]["description"]
 
 
+def test_the_schema_states_strict_integers_where_json_schema_is_lax() -> None:
+    """JSON Schema counts 30.0 as an integer; the contract does not, and says so."""
+    schema = SCHEMAS["AssessmentDecided"]
+    assert schema["properties"]["schema_version"] == {
+        "const": 1,
+        "title": "Schema Version",
+        "type": "integer",
+    }
+    description = schema["description"]
+    assert "30.0" in description and "same key twice" in description
+    assert "recorded_at must not be later than the consumer's clock" in description
+
+
 def _mutations(event: dict[str, Any]) -> list[dict[str, Any]]:
     """Structural mistakes the models refuse (each one alone)."""
     mutated = []
