@@ -23,10 +23,12 @@ from infra.settings import Settings
 EXIT_OK = 0
 EXIT_REJECTS = 1
 EXIT_USAGE = 2
+EXIT_UNREADABLE = 3
+"""``cmm ingest``: a file that is not UTF-8 JSON lines (plain or gzip); nothing of it stored."""
 EXIT_FAILED = 4  # the store or a server failed; what was stored stays stored
 EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 """Interrupted (SIGINT), as shells report 128 + 2."""
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
 
 
 class Progress:
@@ -97,7 +99,9 @@ def stop_on_sigterm() -> Iterator[None]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from infra.ingest import ingest_file
+    from datetime import timedelta
+
+    from infra.ingest import UnreadableInput, ingest_file
     from infra.store import open_store
 
     settings = _settings(args)
@@ -119,8 +123,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         try:
             with stop_on_sigterm(), open_store(settings) as store:
                 report = ingest_file(
-                    source, store, workers=args.workers, progress=show, on_reject=reject
+                    source,
+                    store,
+                    workers=args.workers,
+                    clock_skew=timedelta(seconds=settings.clock_skew_seconds),
+                    progress=show,
+                    on_reject=reject,
                 )
+        except UnreadableInput as error:
+            print(f"cmm ingest: {source}: refused, nothing stored: {error}", file=sys.stderr)
+            return EXIT_UNREADABLE
         except Terminated:
             print(
                 f"cmm ingest: stopped by SIGTERM in {source}: every batch is stored whole or "

@@ -80,6 +80,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
         session_timeout_ms=int(args.session_timeout * 1000),
         instance_id=args.instance_id,
         extra=settings.kafka_client_options(),
+        clock_skew_seconds=settings.clock_skew_seconds,
     )
     consumer = EventConsumer(
         config, lambda: open_store(settings), report=print_report(), stopping=stopping

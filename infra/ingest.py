@@ -8,28 +8,39 @@ them. This process only reads lines and reports; at most a few chunks are in fli
 memory stays bounded whatever the file size.
 
 A line that breaks the contract is reported with its line number and reason, and written
-with both to a rejects file beside the input; every valid line around it still lands, and
-the command exits non-zero. Ingesting the same file again adds nothing (idempotent by id).
+with both to a rejects file beside the input (the line itself capped at
+:data:`RAW_LIMIT` bytes); every valid line around it still lands, and the command exits
+non-zero. Ingesting the same file again adds nothing (idempotent by id); a line that reuses
+a stored event's id with other content is a conflict, rejected like an invalid line, and
+the stored event is kept.
+
+The input is UTF-8 JSON lines, with or without a byte order mark, plain or gzip-compressed
+(recognised by its first bytes, whatever its name). Text in another encoding (UTF-16 or
+UTF-32, or anything that is not UTF-8 at the start) is refused as a whole, with one reason
+and nothing stored, rather than as a rejected line per line.
 """
 
 from __future__ import annotations
 
+import codecs
 import gc
+import gzip
 import json
 import multiprocessing
 import multiprocessing.util
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from domain.events import InvalidEvent, parse_event
+from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at, parse_event
 from infra.encoding import Encoded, encode_event_row
-from infra.store import AppendResult, EventStore
+from infra.store import AppendResult, Conflict, EventStore
 from infra.workers import end_with_parent
 
 CHUNK_LINES = 5_000
@@ -39,6 +50,8 @@ CHUNK_LINES = 5_000
 BATCH_EVENTS = 50_000
 # With writing workers a chunk is a transaction: large, for the same reason.
 WORKER_CHUNK_LINES = 25_000
+RAW_LIMIT = 4096
+"""Bytes of a rejected line copied to the rejects file: a 50 MB line is not copied whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,72 @@ class Reject:
     line: int
     reason: str
     raw: str
+    raw_bytes: int | None = None  # the whole line's length, when ``raw`` is only its start
+
+
+def make_reject(line: int, reason: str, raw: bytes) -> Reject:
+    """A reject with at most :data:`RAW_LIMIT` bytes of its line (cut at a character)."""
+    raw = raw.rstrip(b"\r\n")
+    if len(raw) <= RAW_LIMIT:
+        return Reject(line, reason, raw.decode("utf8", "replace"))
+    cut = RAW_LIMIT
+    while cut > 0 and raw[cut] & 0xC0 == 0x80:  # not inside a UTF-8 sequence
+        cut -= 1
+    return Reject(line, reason, raw[:cut].decode("utf8", "replace"), raw_bytes=len(raw))
+
+
+class UnreadableInput(ValueError):
+    """The file as a whole is not UTF-8 JSON lines (plain or gzip): nothing is stored."""
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_FOREIGN_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16 LE, whose BOM begins it
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+_SNIFF_BYTES = 1 << 16
+
+
+def _check_text(start: bytes) -> int:
+    """How many bytes of a byte order mark to skip at the start of the text; raises
+    :class:`UnreadableInput` for text that is not UTF-8."""
+    for bom, name in _FOREIGN_BOMS:
+        if start.startswith(bom):
+            raise UnreadableInput(
+                f"the file is {name} text (it starts with a {name} byte "
+                "order mark); convert it to UTF-8"
+            )
+    skip = len(codecs.BOM_UTF8) if start.startswith(codecs.BOM_UTF8) else 0
+    if b"\x00" in start:
+        raise UnreadableInput(
+            "the file holds NUL bytes near its start: it is binary, or UTF-16/UTF-32 "
+            "without a byte order mark; convert it to UTF-8 JSON lines"
+        )
+    try:
+        codecs.getincrementaldecoder("utf8")().decode(start[skip:], final=False)
+    except UnicodeDecodeError as error:
+        raise UnreadableInput(
+            f"the file is not UTF-8 (byte {skip + error.start} cannot be decoded); "
+            "convert it to UTF-8 JSON lines"
+        ) from None
+    return skip
+
+
+def _sniff(source: Path) -> tuple[bool, int]:
+    """(gzip-compressed, bytes of byte order mark to skip) of ``source``."""
+    with source.open("rb") as handle:
+        start = handle.read(_SNIFF_BYTES)
+    if start.startswith(_GZIP_MAGIC):
+        try:
+            with gzip.open(source, "rb") as unpacked:
+                return True, _check_text(unpacked.read(_SNIFF_BYTES))
+        except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+            raise UnreadableInput(
+                f"the file starts as gzip but cannot be unpacked: {error}"
+            ) from None
+    return False, _check_text(start)
 
 
 @dataclass
@@ -61,31 +140,51 @@ class IngestReport:
         return not self.rejects
 
 
-def parse_chunk(first_line: int, lines: list[bytes]) -> tuple[list[Encoded], list[Reject]]:
-    """Validate and encode one chunk (runs in a worker process)."""
+def parse_chunk(
+    first_line: int, lines: list[bytes], clock_skew: timedelta = CLOCK_SKEW
+) -> tuple[list[Encoded], list[Reject], list[int]]:
+    """Validate and encode one chunk (runs in a worker process); the third list holds the
+    line number of each encoded event."""
     encoded: list[Encoded] = []
     rejects: list[Reject] = []
+    numbers: list[int] = []
     # Validation allocates many short-lived objects and no cycles: the cyclic collector
     # would only rescan the chunk's results again and again.
     gc.disable()
     try:
-        _parse_into(first_line, lines, encoded, rejects)
+        # The clock is read once a chunk: a chunk is parsed in well under a minute.
+        not_after = latest_recorded_at(datetime.now(UTC), clock_skew)
+        _parse_into(first_line, lines, not_after, encoded, rejects, numbers)
     finally:
         gc.enable()
-    return encoded, rejects
+    return encoded, rejects, numbers
 
 
 def _parse_into(
-    first_line: int, lines: list[bytes], encoded: list[Encoded], rejects: list[Reject]
+    first_line: int,
+    lines: list[bytes],
+    not_after: str,
+    encoded: list[Encoded],
+    rejects: list[Reject],
+    numbers: list[int],
 ) -> None:
     for number, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue
         try:
             # Plain tuples: they cross back to the writer process, and pickle fastest.
-            encoded.append(encode_event_row(parse_event(raw)))  # type: ignore[arg-type]
+            encoded.append(encode_event_row(parse_event(raw, not_after)))  # type: ignore[arg-type]
         except InvalidEvent as error:
-            rejects.append(Reject(number, error.reason, raw.decode("utf8", "replace").rstrip()))
+            rejects.append(make_reject(number, error.reason, raw))
+        else:
+            numbers.append(number)
+
+
+def conflict_rejects(
+    conflicts: Sequence[Conflict], numbers: Sequence[int], raw_of: Callable[[int], bytes]
+) -> list[Reject]:
+    """Rejects for the events of an append that conflict with stored ones."""
+    return [make_reject(numbers[c.index], c.reason, raw_of(numbers[c.index])) for c in conflicts]
 
 
 class _Turns:
@@ -108,16 +207,18 @@ class _Turns:
 
 
 # In a worker: what it inherits from the ingesting process, and its own connection.
-_WORKER_SETUP: tuple[EventStore, _Turns, Path] | None = None
+_WORKER_SETUP: tuple[EventStore, _Turns, Path, timedelta] | None = None
 _WORKER_STORE: EventStore | None = None
 
 
-def _init_worker(parent: int, store: EventStore, turns: _Turns, source: Path) -> None:
+def _init_worker(
+    parent: int, store: EventStore, turns: _Turns, source: Path, clock_skew: timedelta
+) -> None:
     """Runs in each worker after fork: it ends with its parent (``infra.workers``) and opens
     a connection of its own on first use."""
     global _WORKER_SETUP
     end_with_parent(parent)
-    _WORKER_SETUP = (store, turns, source)
+    _WORKER_SETUP = (store, turns, source, clock_skew)
 
 
 def _read_lines(source: Path, offset: int, length: int) -> list[bytes]:
@@ -141,12 +242,15 @@ def parse_and_store(
     reports the failure."""
     global _WORKER_STORE
     assert _WORKER_SETUP is not None
-    parent, turns, source = _WORKER_SETUP
+    parent, turns, source, clock_skew = _WORKER_SETUP
     failure: BaseException | None = None
     encoded: list[Encoded] = []
     rejects: list[Reject] = []
+    numbers: list[int] = []
+    lines: list[bytes] = []
     try:
-        encoded, rejects = parse_chunk(first_line, _read_lines(source, offset, length))
+        lines = _read_lines(source, offset, length)
+        encoded, rejects, numbers = parse_chunk(first_line, lines, clock_skew)
     except BaseException as error:
         failure = error
     turns.wait_for(index)
@@ -167,6 +271,11 @@ def parse_and_store(
         turns.done(index)
         if collecting:
             gc.enable()
+    if outcome.conflicts:
+        rejects.extend(
+            conflict_rejects(outcome.conflicts, numbers, lambda n: lines[n - first_line])
+        )
+        rejects.sort(key=lambda r: r.line)
     return outcome, rejects
 
 
@@ -183,13 +292,14 @@ def _chunks(handle: IO[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
 _READ_BYTES = 1 << 22
 
 
-def _spans(handle: IO[bytes], size: int) -> Iterator[tuple[int, int, int, int]]:
-    """(first line number, offset, length, lines) of each run of ``size`` lines: where the
-    workers read their chunks themselves. This process only finds the line ends, so the
-    lines are neither made into objects here nor sent through a pipe (a second copy of the
-    whole file, and most of this process's work)."""
+def _spans(handle: IO[bytes], size: int, start: int = 0) -> Iterator[tuple[int, int, int, int]]:
+    """(first line number, offset, length, lines) of each run of ``size`` lines, read from
+    ``handle``, which is at ``start`` of the file: where the workers read their chunks
+    themselves. This process only finds the line ends, so the lines are neither made into
+    objects here nor sent through a pipe (a second copy of the whole file, and most of this
+    process's work)."""
     buffer = b""  # from the current chunk's start
-    offset = 0  # of the current chunk in the file
+    offset = start  # of the current chunk in the file
     first = 1
     end_of_file = False
     while True:
@@ -220,6 +330,12 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 2)
 
 
+def _open_input(source: Path, compressed: bool) -> IO[bytes]:
+    if compressed:
+        return cast(IO[bytes], gzip.open(source, "rb"))
+    return source.open("rb")
+
+
 def rejects_path_for(source: Path) -> Path:
     return source.with_name(source.name + ".rejects.jsonl")
 
@@ -231,32 +347,30 @@ def ingest_file(
     workers: int | None = None,
     chunk_lines: int | None = None,
     batch_events: int = BATCH_EVENTS,
+    clock_skew: timedelta = CLOCK_SKEW,
     progress: Callable[[IngestReport], None] | None = None,
     on_reject: Callable[[Reject], None] | None = None,
 ) -> IngestReport:
     """Ingest a JSON-lines file into the store. ``workers=0`` parses and writes in this
     process, in transactions of ``batch_events``; with workers, each chunk of
-    ``chunk_lines`` is one transaction."""
+    ``chunk_lines`` is one transaction. A gzip-compressed file is read as a stream, in this
+    process. Raises :class:`UnreadableInput` (before storing anything) for a file that is
+    not UTF-8 text; ``clock_skew``: how far ``recorded_at`` may lie ahead of now."""
+    compressed, skip = _sniff(source)
     report = IngestReport()
     rejects_path = rejects_path_for(source)
     rejects_file: IO[str] | None = None
     workers = default_workers() if workers is None else workers
+    if compressed:
+        workers = 0  # workers read their chunks at file offsets: not in a compressed stream
 
+    # In this process (workers=0): the batch, and each event's line number and line.
     batch: list[Encoded] = []
+    batch_numbers: list[int] = []
+    batch_lines: dict[int, bytes] = {}
 
-    def flush() -> None:
-        if batch:
-            outcome = store.append(batch)
-            report.appended += outcome.appended
-            report.duplicates += outcome.duplicates
-            batch.clear()
-
-    def handle(first: int, count: int, result: tuple[list[Encoded], list[Reject]]) -> None:
+    def write_rejects(rejects: list[Reject]) -> None:
         nonlocal rejects_file
-        encoded, rejects = result
-        batch.extend(encoded)
-        if len(batch) >= batch_events:
-            flush()
         for reject in rejects:
             if rejects_file is None:
                 rejects_file = rejects_path.open("w", encoding="utf8")
@@ -265,6 +379,20 @@ def ingest_file(
             report.rejects.append(reject)
             if on_reject:
                 on_reject(reject)
+
+    def flush() -> None:
+        if batch:
+            outcome = store.append(batch)
+            stored(outcome)
+            if outcome.conflicts:
+                raw_of = batch_lines.__getitem__
+                write_rejects(conflict_rejects(outcome.conflicts, batch_numbers, raw_of))
+            batch.clear()
+            batch_numbers.clear()
+            batch_lines.clear()
+
+    def handle(first: int, count: int, rejects: list[Reject]) -> None:
+        write_rejects(rejects)
         report.lines = first + count - 1
         if progress:
             progress(report)
@@ -274,10 +402,18 @@ def ingest_file(
         report.duplicates += outcome.duplicates
 
     try:
-        with source.open("rb") as handle_in:
+        with _open_input(source, compressed) as handle_in:
+            handle_in.seek(skip)  # past a UTF-8 byte order mark
             if workers == 0:
                 for first, lines in _chunks(handle_in, chunk_lines or CHUNK_LINES):
-                    handle(first, len(lines), parse_chunk(first, lines))
+                    encoded, rejects, numbers = parse_chunk(first, lines, clock_skew)
+                    batch.extend(encoded)
+                    batch_numbers.extend(numbers)
+                    # Kept for a conflict's reject (references, not copies).
+                    batch_lines.update((n, lines[n - first]) for n in numbers)
+                    if len(batch) >= batch_events:
+                        flush()
+                    handle(first, len(lines), rejects)
                 flush()
             else:
                 turns = _Turns()
@@ -285,13 +421,13 @@ def ingest_file(
                     max_workers=workers,
                     mp_context=multiprocessing.get_context("fork"),
                     initializer=_init_worker,
-                    initargs=(os.getpid(), store, turns, source),
+                    initargs=(os.getpid(), store, turns, source, clock_skew),
                 ) as pool:
                     pending: deque[tuple[int, int, Future[Any]]] = deque()
                     size = chunk_lines or WORKER_CHUNK_LINES
                     try:
                         for index, (first, offset, length, count) in enumerate(
-                            _spans(handle_in, size)
+                            _spans(handle_in, size, skip)
                         ):
                             task = pool.submit(parse_and_store, index, first, offset, length)
                             pending.append((first, count, task))
@@ -300,11 +436,11 @@ def ingest_file(
                                 f, n, future = pending.popleft()
                                 outcome, rejects = future.result()
                                 stored(outcome)
-                                handle(f, n, ([], rejects))
+                                handle(f, n, rejects)
                         for f, n, future in pending:
                             outcome, rejects = future.result()
                             stored(outcome)
-                            handle(f, n, ([], rejects))
+                            handle(f, n, rejects)
                     except BaseException:
                         # Stopped (SIGTERM, Ctrl-C) or failed: chunks not started are
                         # dropped, those under way commit whole, in order; a rerun stores
@@ -321,4 +457,12 @@ def ingest_file(
 
 
 def _reject_json(reject: Reject) -> dict[str, Any]:
-    return {"line": reject.line, "reason": reject.reason, "raw": reject.raw}
+    record: dict[str, Any] = {"line": reject.line, "reason": reject.reason, "raw": reject.raw}
+    if reject.raw_bytes is not None:
+        record["raw_truncated"] = True
+        record["raw_bytes"] = reject.raw_bytes
+        record["note"] = (
+            f"the line is {reject.raw_bytes:,} bytes long; only its first {RAW_LIMIT:,} "
+            "are copied here"
+        )
+    return record

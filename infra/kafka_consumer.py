@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -55,9 +56,9 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from domain.events import InvalidEvent, parse_event
+from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at, parse_event
 from infra.encoding import Encoded, encode_event_row
-from infra.store import EventStore
+from infra.store import Conflict, EventStore
 from infra.workers import end_with_parent
 
 log = logging.getLogger(__name__)
@@ -149,23 +150,28 @@ def _keep_finished_rebalances() -> None:
 
 
 def validate_values(
-    values: Sequence[bytes | None],
-) -> tuple[list[Encoded], list[tuple[int, str]]]:
-    """Encoded events for the valid values, and (index, reason) for the others."""
+    values: Sequence[bytes | None], clock_skew: timedelta = CLOCK_SKEW
+) -> tuple[list[Encoded], list[tuple[int, str]], list[int]]:
+    """Encoded events for the valid values, (index, reason) for the others, and the index
+    of each encoded event among ``values``."""
     encoded: list[Encoded] = []
     rejects: list[tuple[int, str]] = []
+    indices: list[int] = []
+    not_after = latest_recorded_at(datetime.now(UTC), clock_skew)  # once a batch
     for index, raw in enumerate(values):
         if raw is None:
             rejects.append((index, "message has no value"))
             continue
         try:
             # Plain tuples: they pickle several times faster than named tuples.
-            encoded.append(encode_event_row(parse_event(raw)))  # type: ignore[arg-type]
+            encoded.append(encode_event_row(parse_event(raw, not_after)))  # type: ignore[arg-type]
         except InvalidEvent as error:
             rejects.append((index, error.reason))
         except (ValueError, KeyError) as error:  # valid, yet no stream takes it
             rejects.append((index, f"cannot be stored: {error}"))
-    return encoded, rejects
+        else:
+            indices.append(index)
+    return encoded, rejects, indices
 
 
 # What a worker needs of a fetched record: value, key, headers, partition, offset (the topic is
@@ -199,13 +205,21 @@ class _Sink:
         self._dlq: KafkaProducer | None = None
 
     def store(self, messages: list[Message], positions: dict[str, int]) -> Stored:
-        encoded, rejects = validate_values([m[0] for m in messages])
+        encoded, rejects, indices = validate_values(
+            [m[0] for m in messages], timedelta(seconds=self.config.clock_skew_seconds)
+        )
         if rejects:
             self._dead_letter(messages, rejects)
         if self._store is None:
             self._store = self._open_store()
-        outcome = self._store.append(encoded, positions)
-        return Stored(outcome.appended, outcome.duplicates, len(rejects))
+
+        def conflicting(conflicts: Sequence[Conflict]) -> None:
+            # In the append's transaction: the positions that skip these messages commit
+            # only once the dead-letter topic has them.
+            self._dead_letter(messages, [(indices[c.index], c.reason) for c in conflicts])
+
+        outcome = self._store.append(encoded, positions, on_conflict=conflicting)
+        return Stored(outcome.appended, outcome.duplicates, len(rejects) + len(outcome.conflicts))
 
     def _dead_letter(self, messages: list[Message], rejects: list[tuple[int, str]]) -> None:
         """Send the batch's invalid messages to the dead-letter topic and wait until Kafka has
@@ -333,6 +347,7 @@ class ConsumerConfig:
     session_timeout_ms: int = 10_000
     instance_id: str | None = None
     client_id: str = "cmm-consumer"
+    clock_skew_seconds: float = CLOCK_SKEW.total_seconds()
     extra: dict[str, Any] = field(default_factory=dict)
     """More kafka-python consumer options; the security ones (TLS, SASL: see
     ``infra.settings.kafka_security_from_env``) are given to the dead-letter producer too."""

@@ -37,7 +37,15 @@ from psycopg import sql
 
 from infra.encoding import Encoded
 from infra.settings import Settings
-from infra.store import AppendResult, EventStore, StoredRow, _dedupe, plan_rows
+from infra.store import (
+    AppendResult,
+    EventStore,
+    OnConflict,
+    StoredRow,
+    _dedupe,
+    plan_rows,
+    stored_conflicts,
+)
 
 APPLICATION_NAME = "Ledger"  # infra.app.LedgerApplication.name: decides the table names
 
@@ -126,6 +134,10 @@ class PostgresEventStore(EventStore):
         self._sql_insert_ids = sql.SQL(
             "INSERT INTO {} SELECT event_id FROM cmm_batch_ids ON CONFLICT DO NOTHING"
         ).format(self._ids)
+        self._sql_stream_rows = sql.SQL(
+            "SELECT encode(uuid_send(originator_id), 'hex'), topic, state "
+            "FROM {} WHERE originator_id = ANY(%s::uuid[])"
+        ).format(self._events)
         self._sql_versions = sql.SQL(
             "SELECT encode(uuid_send(originator_id), 'hex'), MAX(originator_version) "
             "FROM {} WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id"
@@ -141,9 +153,13 @@ class PostgresEventStore(EventStore):
         ).format(self._tracking)
 
     def append(
-        self, events: Sequence[Encoded], positions: Mapping[str, int] | None = None
+        self,
+        events: Sequence[Encoded],
+        positions: Mapping[str, int] | None = None,
+        on_conflict: OnConflict | None = None,
     ) -> AppendResult:
-        unique = _dedupe(events)
+        unique, where, repeated = _dedupe(events)
+        conflicts = list(repeated)
         fresh: list[Encoded] = []
         conn = self._conn
         with conn.transaction(), conn.cursor() as cur:
@@ -156,7 +172,18 @@ class PostgresEventStore(EventStore):
                 # here are all the duplicates; usually none, so little comes back.
                 cur.execute(self._sql_known)
                 known = {row[0] for row in cur.fetchall()}
-                fresh = [e for e in unique if e[0].hex() not in known] if known else unique
+                if known:
+                    fresh = [e for e in unique if e[0].hex() not in known]
+                    stored = [
+                        (i if where is None else where[i], e)
+                        for i, e in enumerate(unique)
+                        if e[0].hex() in known
+                    ]
+                    cur.execute(self._sql_stream_rows, (sorted({e[1] for _, e in stored}),))
+                    conflicts.extend(stored_conflicts(stored, cur.fetchall()))
+                    conflicts.sort(key=lambda c: c.index)
+                else:
+                    fresh = unique
                 cur.execute(self._sql_insert_ids)
             if fresh:
                 versions = self._versions(cur, {e[1] for e in fresh})
@@ -166,7 +193,13 @@ class PostgresEventStore(EventStore):
                 cur.execute(self._sql_notify)
             if positions:
                 cur.executemany(self._sql_track, list(positions.items()))
-        return AppendResult(appended=len(fresh), duplicates=len(events) - len(fresh))
+            if conflicts and on_conflict is not None:
+                on_conflict(conflicts)
+        return AppendResult(
+            appended=len(fresh),
+            duplicates=len(events) - len(fresh) - len(conflicts),
+            conflicts=tuple(conflicts),
+        )
 
     def _versions(self, cur: psycopg.Cursor[Any], oids: set[str]) -> dict[str, int]:
         cur.execute(self._sql_versions, (list(oids),))

@@ -31,6 +31,25 @@ def _max_epsilon(raw: str | None) -> float:
     return value
 
 
+DEFAULT_CLOCK_SKEW_SECONDS = 300.0
+"""How far an event's ``recorded_at`` may lie ahead of this machine's clock
+(``CMM_CLOCK_SKEW_SECONDS``): producers' clocks drift a little."""
+
+
+def _clock_skew(raw: str | None) -> float:
+    if raw is None or raw == "":
+        return DEFAULT_CLOCK_SKEW_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 86_400):
+        raise ValueError(
+            f"CMM_CLOCK_SKEW_SECONDS must be a number of seconds from 0 to 86400, not {raw!r}"
+        )
+    return value
+
+
 def default_data_dir() -> Path:
     """Per-user data directory (XDG), so nothing lands in the working tree by accident."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -52,6 +71,8 @@ class Settings:
     max_year_epsilon: float = DEFAULT_MAX_YEAR_EPSILON
     """The largest privacy budget ``cmm budget allocate`` opens a year with
     (``CMM_MAX_YEAR_EPSILON``)."""
+    clock_skew_seconds: float = DEFAULT_CLOCK_SKEW_SECONDS
+    """How far ``recorded_at`` may lie ahead of now (``CMM_CLOCK_SKEW_SECONDS``)."""
 
     @classmethod
     def from_env(
@@ -81,6 +102,7 @@ class Settings:
             kafka_group=e.get("CMM_KAFKA_GROUP", "cmm-ledger"),
             kafka_security=kafka_security_from_env(e),
             max_year_epsilon=_max_epsilon(e.get("CMM_MAX_YEAR_EPSILON")),
+            clock_skew_seconds=_clock_skew(e.get("CMM_CLOCK_SKEW_SECONDS")),
         )
 
     def kafka_client_options(self) -> dict[str, Any]:

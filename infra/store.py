@@ -7,15 +7,23 @@ keeps one table of its own, ``event_ids``, the idempotency index: an event id is
 
 ``append`` is the bulk write path: one transaction per batch holds the new events, their ids
 and, optionally, tracking positions (e.g. Kafka offsets), so a crash never separates them.
+
+An id is an idempotency key, not a licence to overwrite: an event whose id is stored
+already is a no-op only when its content is the same. The same id with other content is a
+*conflict*: it is not stored, the stored event is kept, and ``append`` reports it (with the
+fields that differ, never their values) so the caller can reject it. Only the ids that were
+stored already are compared, with the stored events of their streams: the path of new
+events, nearly all of them, does no extra work.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
@@ -34,10 +42,25 @@ _STREAM_AND_VERSION = itemgetter(0, 1)
 _CATCH_UP_LIMIT = 500_000
 
 
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """An event of an append whose id is stored already with other content."""
+
+    index: int  # in the events given to ``append``
+    reason: str
+
+
 @dataclass(frozen=True)
 class AppendResult:
     appended: int
-    duplicates: int
+    duplicates: int  # stored already, with the same content: nothing to do
+    conflicts: tuple[Conflict, ...] = ()
+
+
+OnConflict = Callable[[Sequence[Conflict]], None]
+"""Called inside the append's transaction, before it commits, when there are conflicts: a
+Kafka consumer dead-letters them there, so the positions that skip them are committed only
+once the dead letters are acknowledged. If it raises, nothing of the batch is committed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +79,15 @@ class EventStore(ABC):
 
     @abstractmethod
     def append(
-        self, events: Sequence[Encoded], positions: Mapping[str, int] | None = None
+        self,
+        events: Sequence[Encoded],
+        positions: Mapping[str, int] | None = None,
+        on_conflict: OnConflict | None = None,
     ) -> AppendResult:
         """Store the events not stored before (by event id), in one transaction with the
-        given tracking positions (name -> position; a position only moves forward)."""
+        given tracking positions (name -> position; a position only moves forward). An
+        event whose id is stored (or earlier in ``events``) with other content is a
+        conflict: not stored, reported in the result and to ``on_conflict``."""
 
     @abstractmethod
     def position(self, name: str) -> int | None:
@@ -103,17 +131,111 @@ class EventStore(ABC):
         self.close()
 
 
-def _dedupe(events: Sequence[Encoded]) -> list[Encoded]:
-    """The events with the first of each event id (a batch rarely repeats one)."""
+def _dedupe(events: Sequence[Encoded]) -> tuple[list[Encoded], list[int] | None, list[Conflict]]:
+    """The events with the first of each event id (a batch rarely repeats one), the index in
+    ``events`` of each (None: the same as its place), and the later ones that repeat an id
+    with other content."""
     if len({e[0] for e in events}) == len(events):
-        return list(events)
-    seen: set[bytes] = set()
+        return list(events), None, []
+    first: dict[bytes, Encoded] = {}
     unique = []
-    for e in events:
-        if e[0] not in seen:
-            seen.add(e[0])
+    where = []
+    conflicts = []
+    for index, e in enumerate(events):
+        seen = first.get(e[0])
+        if seen is None:
+            first[e[0]] = e
             unique.append(e)
-    return unique
+            where.append(index)
+        else:
+            reason = _difference(seen, e, "an earlier event of the same batch")
+            if reason is not None:
+                conflicts.append(Conflict(index, reason))
+    return unique, where, conflicts
+
+
+def _same_content(a: Encoded, b: Encoded) -> bool:
+    return a[1] == b[1] and a[4] == b[4] and (a[5] == b[5] or _load(a[5]) == _load(b[5]))
+
+
+def _load(state: bytes) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads(state)
+    return loaded
+
+
+def _differing_fields(stored: dict[str, object], new: dict[str, object]) -> list[str]:
+    fields: list[str] = []
+    for key in sorted(set(stored) | set(new)):
+        if key == "timestamp":
+            continue  # follows recorded_at
+        a, b = stored.get(key), new.get(key)
+        if key == "payload" and isinstance(a, dict) and isinstance(b, dict):
+            fields.extend(f"payload.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+        elif a != b:
+            fields.append(key)
+    return fields
+
+
+def _difference(stored: Encoded, new: Encoded, what: str) -> str | None:
+    """Why ``new`` conflicts with ``stored`` (the same id), or None when it is the same
+    event. Names fields, never values: the values are personal data."""
+    if _same_content(stored, new):
+        return None
+    fields = []
+    if stored[4] != new[4]:
+        fields.append("type")
+    if stored[1] != new[1]:
+        fields.append("person_ref" if new[2] == "case" else "the log it belongs to")
+    else:
+        fields.extend(_differing_fields(_load(stored[5]), _load(new[5])))
+    return _conflict_reason(what, fields)
+
+
+def _conflict_reason(what: str, fields: Sequence[str]) -> str:
+    differ = f" ({', '.join(fields)} {'differs' if len(fields) == 1 else 'differ'})"
+    return (
+        f"event_id: conflict: the same event_id as {what}, with other content"
+        f"{differ if fields else ''}; an event id stands for one event, so this one is not "
+        "stored and the first is kept"
+    )
+
+
+def stored_conflicts(
+    known: Sequence[tuple[int, Encoded]], stored: Iterable[tuple[str, str, bytes]]
+) -> list[Conflict]:
+    """Which of ``known`` (events whose id is stored already, with their index) differ from
+    what is stored. ``stored``: (originator id, topic, state) of every stored event of
+    their streams. An identical resubmission, the usual case, is found by its bytes; only
+    the others are parsed."""
+    rows = list(stored)
+    exact = {(oid, topic, bytes(state)) for oid, topic, state in rows}
+    pending = [(i, e) for i, e in known if (e[1], e[4], bytes(e[5])) not in exact]
+    if not pending:
+        return []
+    by_id: dict[str, tuple[str, str, dict[str, object]]] = {}
+    wanted = {_load(e[5])["event_id"] for _, e in pending}
+    for oid, topic, state in rows:
+        if b'"event_id"' not in state:
+            continue  # a stream's Opened event
+        loaded = _load(bytes(state))
+        if loaded.get("event_id") in wanted:
+            by_id[str(loaded["event_id"])] = (oid, topic, loaded)
+    conflicts = []
+    for index, e in pending:
+        new = _load(e[5])
+        found = by_id.get(str(new["event_id"]))
+        if found is None:
+            # Stored, but not in this event's stream: its stream key differs.
+            fields = ["person_ref" if e[2] == "case" else "type or the log it belongs to"]
+            reason = _conflict_reason("a stored event", fields)
+        elif found[0] == e[1] and found[1] == e[4] and found[2] == new:
+            continue  # the same event, serialised in another key order
+        else:
+            fields = ["type"] if found[1] != e[4] else []
+            fields.extend(_differing_fields(found[2], new))
+            reason = _conflict_reason("a stored event", fields)
+        conflicts.append(Conflict(index, reason))
+    return conflicts
 
 
 def plan_rows(
@@ -182,9 +304,12 @@ class SQLiteEventStore(EventStore):
         self.replanned = 0  # batches planned again after a stale version (none expected)
 
     def append(
-        self, events: Sequence[Encoded], positions: Mapping[str, int] | None = None
+        self,
+        events: Sequence[Encoded],
+        positions: Mapping[str, int] | None = None,
+        on_conflict: OnConflict | None = None,
     ) -> AppendResult:
-        unique = _dedupe(events)
+        unique, where, repeated = _dedupe(events)
         db = self._db
         for attempt in (1, 2):
             # IMMEDIATE takes the write lock before anything is read, so what this
@@ -192,11 +317,18 @@ class SQLiteEventStore(EventStore):
             db.execute("BEGIN IMMEDIATE")
             try:
                 inserted = self._insert_ids([e[0] for e in unique])
-                fresh = (
-                    unique
-                    if len(inserted) == len(unique)
-                    else [e for e in unique if e[0] in inserted]
-                )
+                conflicts = list(repeated)
+                if len(inserted) == len(unique):
+                    fresh = unique
+                else:
+                    fresh = [e for e in unique if e[0] in inserted]
+                    known = [
+                        (i if where is None else where[i], e)
+                        for i, e in enumerate(unique)
+                        if e[0] not in inserted
+                    ]
+                    conflicts.extend(stored_conflicts(known, self._stream_rows(known)))
+                conflicts.sort(key=lambda c: c.index)
                 if attempt == 1:
                     self._catch_up_versions()
                 else:
@@ -211,6 +343,8 @@ class SQLiteEventStore(EventStore):
                         "WHERE tracking.notification_id < excluded.notification_id",
                         (name, pos),
                     )
+                if conflicts and on_conflict is not None:
+                    on_conflict(conflicts)
                 db.execute("COMMIT")
             except sqlite3.IntegrityError:
                 self._rollback()
@@ -225,7 +359,11 @@ class SQLiteEventStore(EventStore):
                 self._forget_versions()
                 raise
             self._remember(rows)
-            return AppendResult(appended=len(fresh), duplicates=len(events) - len(fresh))
+            return AppendResult(
+                appended=len(fresh),
+                duplicates=len(events) - len(fresh) - len(conflicts),
+                conflicts=tuple(conflicts),
+            )
         raise AssertionError("unreachable")
 
     def _rollback(self) -> None:
@@ -235,6 +373,21 @@ class SQLiteEventStore(EventStore):
         if self._db.in_transaction:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
+
+    def _stream_rows(self, known: Sequence[tuple[int, Encoded]]) -> list[tuple[str, str, bytes]]:
+        """(originator id, topic, state) of every stored event of the streams of ``known``."""
+        oids = sorted({e[1] for _, e in known})
+        rows: list[tuple[str, str, bytes]] = []
+        for i in range(0, len(oids), _CHUNK):
+            chunk = oids[i : i + _CHUNK]
+            rows.extend(
+                self._db.execute(
+                    "SELECT originator_id, topic, state FROM stored_events "
+                    f"WHERE originator_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return rows
 
     def _insert_ids(self, ids: list[bytes]) -> set[bytes]:
         """Insert the ids not stored yet; return those. Usually all are new: one executemany
