@@ -10,6 +10,7 @@ that with two writers at once.
 
 from __future__ import annotations
 
+import copy
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -147,6 +148,68 @@ class EventStoreContract(ABC):
         finally:
             reference.close()
         assert ours == theirs
+
+    def test_the_same_id_with_other_content_is_a_conflict_and_keeps_the_stored_event(
+        self, store: EventStore
+    ) -> None:
+        records = sample_events(7, 400)
+        index = next(i for i, r in enumerate(records) if "age" in r["payload"])
+        events = [encode_record(to_record(validate_event(r))) for r in records]
+        store.append(events)
+        before = all_rows(store)
+        changed = copy.deepcopy(records[index])
+        changed["payload"]["age"] = 16 if changed["payload"]["age"] != 16 else 17
+        result = store.append(
+            [events[0], encode_record(to_record(validate_event(changed))), events[1]],
+            {"kafka:t:0": 3},
+        )
+        assert (result.appended, result.duplicates) == (0, 2)
+        assert [c.index for c in result.conflicts] == [1]
+        reason = result.conflicts[0].reason
+        assert reason.startswith("event_id: conflict") and "payload.age differs" in reason
+        assert str(changed["payload"]["age"]) not in reason.replace("event_id", "")
+        assert all_rows(store) == before  # the stored event is kept, nothing added
+        assert store.position("kafka:t:0") == 3
+        # Another person's reference under the same id: a conflict, not a new stream.
+        moved = copy.deepcopy(records[index])
+        moved["person_ref"] = "NGO-" + "e" * 16
+        assert len(store.append([encode_record(to_record(validate_event(moved)))]).conflicts) == 1
+        # The same event again, byte for byte or in another key order: silent.
+        reordered = dict(reversed(list(records[index].items())))
+        again = store.append([events[index], encode_record(to_record(validate_event(reordered)))])
+        assert (again.appended, again.duplicates, again.conflicts) == (0, 2, ())
+        assert all_rows(store) == before
+
+    def test_a_conflict_within_one_batch_stores_the_first(self, store: EventStore) -> None:
+        records = sample_events(7, 50)
+        index = next(i for i, r in enumerate(records) if "age" in r["payload"])
+        changed = copy.deepcopy(records[index])
+        changed["payload"]["age"] = 16 if changed["payload"]["age"] != 16 else 17
+        events = [encode_record(to_record(validate_event(r))) for r in [*records, changed]]
+        result = store.append(events)
+        assert (result.appended, result.duplicates) == (50, 0)
+        assert [c.index for c in result.conflicts] == [50]
+        assert "payload.age differs" in result.conflicts[0].reason
+        stored = [r.state for r in all_rows(store)]
+        assert events[index].state in stored and events[50].state not in stored
+
+    def test_a_failing_conflict_handler_commits_nothing(self, store: EventStore) -> None:
+        records = sample_events(7, 60)
+        events = [encode_record(to_record(validate_event(r))) for r in records]
+        store.append(events[:10], {"kafka:t:0": 10})
+        changed = copy.deepcopy(
+            records[next(i for i, r in enumerate(records) if "age" in r["payload"])]
+        )
+        changed["payload"]["age"] = 16 if changed["payload"]["age"] != 16 else 17
+        bad = encode_record(to_record(validate_event(changed)))
+
+        def refuse(conflicts: Any) -> None:
+            raise RuntimeError("the dead-letter topic refused it")
+
+        with pytest.raises(RuntimeError):
+            store.append([*events[10:], bad], {"kafka:t:0": 61}, on_conflict=refuse)
+        assert store.position("kafka:t:0") == 10
+        assert len(all_rows(store)) == 10 + len({e.originator_id for e in events[:10]})
 
     def test_concurrent_writers_store_each_event_once(self, settings: Settings) -> None:
         events = encoded_events()
