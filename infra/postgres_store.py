@@ -39,11 +39,13 @@ from infra.encoding import Encoded
 from infra.settings import Settings
 from infra.store import (
     AppendResult,
+    Conflict,
     EventStore,
     OnConflict,
     StoredRow,
     _dedupe,
     plan_rows,
+    split_repeats,
     stored_conflicts,
 )
 
@@ -159,7 +161,7 @@ class PostgresEventStore(EventStore):
         on_conflict: OnConflict | None = None,
     ) -> AppendResult:
         unique, where, repeated = _dedupe(events)
-        conflicts = list(repeated)
+        conflicts: list[Conflict] = []
         fresh: list[Encoded] = []
         conn = self._conn
         with conn.transaction(), conn.cursor() as cur:
@@ -172,6 +174,7 @@ class PostgresEventStore(EventStore):
                 # here are all the duplicates; usually none, so little comes back.
                 cur.execute(self._sql_known)
                 known = {row[0] for row in cur.fetchall()}
+                conflicts, against_store = split_repeats(repeated, lambda i: i.hex() in known)
                 if known:
                     fresh = [e for e in unique if e[0].hex() not in known]
                     stored = [
@@ -179,6 +182,7 @@ class PostgresEventStore(EventStore):
                         for i, e in enumerate(unique)
                         if e[0].hex() in known
                     ]
+                    stored.extend(against_store)
                     cur.execute(self._sql_stream_rows, (sorted({e[1] for _, e in stored}),))
                     conflicts.extend(stored_conflicts(stored, cur.fetchall()))
                     conflicts.sort(key=lambda c: c.index)

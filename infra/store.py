@@ -131,27 +131,48 @@ class EventStore(ABC):
         self.close()
 
 
-def _dedupe(events: Sequence[Encoded]) -> tuple[list[Encoded], list[int] | None, list[Conflict]]:
+Repeat = tuple[int, Encoded, Encoded]
+"""A later event of a batch that repeats an earlier one's id with other content: (its index
+in the batch, it, the first event of the batch with that id)."""
+
+
+def _dedupe(events: Sequence[Encoded]) -> tuple[list[Encoded], list[int] | None, list[Repeat]]:
     """The events with the first of each event id (a batch rarely repeats one), the index in
     ``events`` of each (None: the same as its place), and the later ones that repeat an id
-    with other content."""
+    with other content (identical repeats are dropped)."""
     if len({e[0] for e in events}) == len(events):
         return list(events), None, []
     first: dict[bytes, Encoded] = {}
     unique = []
     where = []
-    conflicts = []
+    repeats = []
     for index, e in enumerate(events):
         seen = first.get(e[0])
         if seen is None:
             first[e[0]] = e
             unique.append(e)
             where.append(index)
+        elif not _same_content(seen, e):
+            repeats.append((index, e, seen))
+    return unique, where, repeats
+
+
+def split_repeats(
+    repeats: Sequence[Repeat], is_stored: Callable[[bytes], bool]
+) -> tuple[list[Conflict], list[tuple[int, Encoded]]]:
+    """Conflicts of repeats whose id is new (with the batch's first event of that id), and
+    the repeats of a stored id, to be compared with the stored event (which is the one
+    kept: an identical resubmission of it stays a no-op, whatever else the batch holds)."""
+    conflicts: list[Conflict] = []
+    against_store: list[tuple[int, Encoded]] = []
+    for index, e, seen in repeats:
+        if is_stored(e[0]):
+            against_store.append((index, e))
         else:
             reason = _difference(seen, e, "an earlier event of the same batch")
             if reason is not None:
                 conflicts.append(Conflict(index, reason))
-    return unique, where, conflicts
+    return conflicts, against_store
 
 
 def _same_content(a: Encoded, b: Encoded) -> bool:
@@ -317,7 +338,7 @@ class SQLiteEventStore(EventStore):
             db.execute("BEGIN IMMEDIATE")
             try:
                 inserted = self._insert_ids([e[0] for e in unique])
-                conflicts = list(repeated)
+                known: list[tuple[int, Encoded]] = []
                 if len(inserted) == len(unique):
                     fresh = unique
                 else:
@@ -327,6 +348,10 @@ class SQLiteEventStore(EventStore):
                         for i, e in enumerate(unique)
                         if e[0] not in inserted
                     ]
+                stored_ids = {e[0] for _, e in known}
+                conflicts, against_store = split_repeats(repeated, stored_ids.__contains__)
+                known.extend(against_store)
+                if known:
                     conflicts.extend(stored_conflicts(known, self._stream_rows(known)))
                 conflicts.sort(key=lambda c: c.index)
                 if attempt == 1:
