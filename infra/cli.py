@@ -24,7 +24,8 @@ EXIT_OK = 0
 EXIT_REJECTS = 1
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
-"""``cmm ingest``: a file that is not UTF-8 JSON lines (plain or gzip); nothing of it stored."""
+"""``cmm ingest``: a file that is not UTF-8 JSON lines (plain or gzip), nothing of it stored;
+or a gzip file damaged part way, stored up to the damage."""
 EXIT_FAILED = 4  # the store or a server failed; what was stored stays stored
 EXIT_INTERRUPTED = 130
 """Interrupted (SIGINT), as shells report 128 + 2."""
@@ -101,7 +102,7 @@ def stop_on_sigterm() -> Iterator[None]:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from infra.ingest import UnreadableInput, ingest_file
+    from infra.ingest import DamagedInput, UnreadableInput, ingest_file
     from infra.store import open_store
 
     settings = _settings(args)
@@ -132,6 +133,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 )
         except UnreadableInput as error:
             print(f"cmm ingest: {source}: refused, nothing stored: {error}", file=sys.stderr)
+            return EXIT_UNREADABLE
+        except DamagedInput as error:
+            print(f"cmm ingest: {source}: damaged: {error}", file=sys.stderr)
             return EXIT_UNREADABLE
         except Terminated:
             print(

@@ -77,6 +77,36 @@ class UnreadableInput(ValueError):
     """The file as a whole is not UTF-8 JSON lines (plain or gzip): nothing is stored."""
 
 
+class DamagedInput(ValueError):
+    """A gzip file that cannot be unpacked past some point (cut short or corrupt): the
+    lines before it are stored, nothing after it is."""
+
+
+def _unpacked(
+    chunks: Iterator[tuple[int, list[bytes]]],
+    compressed: bool,
+    report: IngestReport,
+    flush: Callable[[], None],
+) -> Iterator[tuple[int, list[bytes]]]:
+    """``chunks``, with a gzip stream that breaks off turned into :class:`DamagedInput`
+    once what was read before it is stored."""
+    try:
+        yield from chunks
+    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+        if not compressed:
+            raise
+        flush()
+        kept = (
+            f"the events of lines 1 to {report.lines:,} are stored, nothing after them"
+            if report.lines
+            else "nothing of it is stored"
+        )
+        raise DamagedInput(
+            f"the gzip stream cannot be unpacked after line {report.lines:,} ({error}); "
+            f"{kept}: fix or replace the file and ingest it again to store the rest"
+        ) from None
+
+
 _GZIP_MAGIC = b"\x1f\x8b"
 _FOREIGN_BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16 LE, whose BOM begins it
@@ -405,7 +435,8 @@ def ingest_file(
         with _open_input(source, compressed) as handle_in:
             handle_in.seek(skip)  # past a UTF-8 byte order mark
             if workers == 0:
-                for first, lines in _chunks(handle_in, chunk_lines or CHUNK_LINES):
+                chunks = _chunks(handle_in, chunk_lines or CHUNK_LINES)
+                for first, lines in _unpacked(chunks, compressed, report, flush):
                     encoded, rejects, numbers = parse_chunk(first, lines, clock_skew)
                     batch.extend(encoded)
                     batch_numbers.extend(numbers)

@@ -30,11 +30,15 @@ REFERENCE_TABLES = {
 
 
 def cmm(
-    *args: str, data_dir: Path | None = None, check: bool = True, unset: tuple[str, ...] = ()
+    *args: str,
+    data_dir: Path | None = None,
+    check: bool = True,
+    unset: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "cmm"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "infra.cli"]
-    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env = {**{k: v for k, v in os.environ.items() if k not in unset}, **(env or {})}
     env["CMM_STORE"] = "sqlite"
     if data_dir is not None:
         env["CMM_DATA_DIR"] = str(data_dir)
