@@ -6,6 +6,8 @@ Against the real broker: the events topic takes 4 MiB messages, as a deployment 
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
-from infra.kafka_consumer import DLQ_NULL_HEADERS, DLQ_OFFSET, ConsumerConfig, _Sink
+from infra.kafka_consumer import DLQ_NULL_HEADERS, DLQ_OFFSET, DLQ_REASON, ConsumerConfig, _Sink
 from infra.kafka_producer import EventProducer
 from infra.settings import Settings
 from infra.store import open_store
@@ -161,3 +163,47 @@ def test_a_null_header_value_is_dead_lettered_not_a_crash(
     assert headers["trace"] == b"" and headers["origin"] == b"hotline"
     assert headers[DLQ_NULL_HEADERS] == b"0"
     assert letter.value == b"not json"
+
+
+def test_a_conflicting_resubmission_is_dead_lettered_and_the_stored_event_kept(
+    settings: Settings, topics: Topics
+) -> None:
+    _create(topics, dead_letter_max=FOUR_MIB)
+    events = sample_events(3, 150)
+    index = next(i for i, e in enumerate(events[:100]) if "age" in e["payload"])
+    original_age = events[index]["payload"]["age"]
+    changed = copy.deepcopy(events[index])
+    changed["payload"]["age"] = 16 if original_age != 16 else 17
+    with EventProducer(topics.bootstrap, topics.events) as producer:
+        for event in events[:100]:
+            producer.send(event)
+    env = cmm_env(settings, topics)
+    first = run_cmm(["consume", "--max-messages", "100"], env, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = _stored(settings)
+    with EventProducer(topics.bootstrap, topics.events) as producer:
+        producer.send(changed)  # offset 100
+        producer.send(events[index])  # the same event again: a silent no-op
+        for event in events[100:]:
+            producer.send(event)
+
+    second = run_cmm(["consume", "--max-messages", "52"], env, timeout=300)
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    (letter,) = _letters(topics)
+    headers = dict(letter.headers)
+    reason = headers[DLQ_REASON].decode()
+    assert reason.startswith("event_id: conflict") and "payload.age differs" in reason
+    assert headers[DLQ_OFFSET] == b"100"
+    assert json.loads(letter.value)["payload"]["age"] == changed["payload"]["age"]
+    assert _stored(settings) == before + 50  # the valid messages behind it are stored
+    with open_store(settings) as store:
+        states = [
+            json.loads(row.state)
+            for chunk in store.iter_rows(chunk=1_000)
+            for row in chunk
+            if events[index]["event_id"].encode() in row.state
+        ]
+    assert [s["payload"]["age"] for s in states] == [original_age]
+    again = run_cmm(["consume", "--idle-exit-seconds", "3"], env, timeout=300)
+    assert again.returncode == 0 and len(_letters(topics)) == 1  # the position moved past it
