@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from eventsourcing.utils import get_topic
 
 from domain.case import STREAM_NAMESPACE, Case, Log, log_id, log_key, stream_of
-from domain.events import Event
+from domain.events import Event, parse_event, refuse_duplicate_keys
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -143,6 +143,37 @@ def encode_event(event: Event) -> Encoded:
     in the order the mapper writes them), and only the mapper's ``timestamp`` is put in
     front. A test holds the two paths to the same bytes for every event type."""
     return tuple.__new__(Encoded, encode_event_row(event))
+
+
+# Quotes the stored state has beyond the JSON text of its event: the 10 of the
+# ``"timestamp":{"_type_":"datetime_iso","_data_":"..."}`` the mapper puts in front, less the 4
+# of ``"type":"..."`` and, for a person's event, the 4 of ``"person_ref":"..."``, which are
+# not stored (``_NOT_STORED``).
+_STATE_EXTRA_QUOTES = {True: 10 - 4 - 4, False: 10 - 4}
+
+
+def parse_and_encode(raw: bytes, not_after: str) -> tuple[bytes, str, str, str, str, bytes, str]:
+    """``encode_event_row(parse_event(raw, not_after))``, the bulk path of ingest and the
+    Kafka consumer, with the test for a key named twice done on the stored bytes, where it
+    costs two byte counts in C instead of the domain's whitespace-stripping count
+    (``bench.paired`` measures the ingest path; the domain's test alone made it 7% slower).
+
+    Why it is exact when it passes: every ``"`` byte of JSON text delimits a string or is
+    an escaped quote inside one, so the text holds two quotes per key and per string value
+    and one per escaped quote. The state is pydantic's serialisation of the validated event
+    with nulls left out: its keys are the distinct keys of the text (all defaults are None,
+    so no key appears that the text lacks), its string values those of the text, and none
+    of its strings can hold a quote (they are codes, country codes, UUIDs, timestamps and
+    patterned references; corrections, whose replacement and reason are free, always get
+    the exact test). So the text has at least as many quotes as the state accounts for,
+    and exactly as many only if no key came twice: a repeated key adds its own two quotes
+    (an explicit null adds two as well, and is only sent to the exact test)."""
+    event = parse_event(raw, not_after, keys_checked_by_caller=True)
+    row = encode_event_row(event)
+    accounted = raw.count(b'"') + _STATE_EXTRA_QUOTES[event.person_ref is not None]
+    if accounted != row[5].count(b'"') or event.type == "CorrectionRecorded":
+        refuse_duplicate_keys(raw)
+    return row
 
 
 def encode_event_row(event: Event) -> tuple[bytes, str, str, str, str, bytes, str]:

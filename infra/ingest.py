@@ -38,8 +38,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any, cast
 
-from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at, parse_event
-from infra.encoding import Encoded, encode_event_row
+from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at
+from infra.encoding import Encoded, parse_and_encode
 from infra.store import AppendResult, Conflict, EventStore
 from infra.workers import end_with_parent
 
@@ -203,7 +203,7 @@ def _parse_into(
             continue
         try:
             # Plain tuples: they cross back to the writer process, and pickle fastest.
-            encoded.append(encode_event_row(parse_event(raw, not_after)))  # type: ignore[arg-type]
+            encoded.append(parse_and_encode(raw, not_after))  # type: ignore[arg-type]
         except InvalidEvent as error:
             rejects.append(make_reject(number, error.reason, raw))
         else:

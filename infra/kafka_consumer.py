@@ -56,8 +56,8 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at, parse_event
-from infra.encoding import Encoded, encode_event_row
+from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at
+from infra.encoding import Encoded, parse_and_encode
 from infra.store import Conflict, EventStore
 from infra.workers import end_with_parent
 
@@ -164,7 +164,7 @@ def validate_values(
             continue
         try:
             # Plain tuples: they pickle several times faster than named tuples.
-            encoded.append(encode_event_row(parse_event(raw, not_after)))  # type: ignore[arg-type]
+            encoded.append(parse_and_encode(raw, not_after))  # type: ignore[arg-type]
         except InvalidEvent as error:
             rejects.append((index, error.reason))
         except (ValueError, KeyError) as error:  # valid, yet no stream takes it
