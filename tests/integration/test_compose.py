@@ -128,3 +128,15 @@ def test_app_services(config: dict, service: str, command: list[str]) -> None:
         assert depends[dep]["condition"] == "service_healthy", (
             f"{service} must wait for a healthy {dep}"
         )
+
+
+def test_no_obsolete_version_key() -> None:
+    # Compose v2 warns that `version:` is obsolete; 1.27+ reads the file without it.
+    top = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert "version" not in top
+
+
+def test_the_image_leaves_local_environments_and_caches_out() -> None:
+    ignored = (REPO_ROOT / ".dockerignore").read_text().split()
+    for entry in (".venv/", ".git/", "**/__pycache__/", ".mypy_cache/", ".pytest_cache/"):
+        assert entry in ignored
