@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import sys
@@ -18,18 +19,26 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from infra.cli_common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTS,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    UsageError,
+    check_as_of,
+    date_arg,
+    existing_store,
+    writable_file,
+    year_arg,
+)
 from infra.settings import Settings
 
-EXIT_OK = 0
-EXIT_REJECTS = 1
-EXIT_USAGE = 2
-EXIT_UNREADABLE = 3
-"""``cmm ingest``: a file that is not UTF-8 JSON lines (plain or gzip), nothing of it stored;
-or a gzip file damaged part way, stored up to the damage."""
-EXIT_FAILED = 4  # the store or a server failed; what was stored stays stored
-EXIT_INTERRUPTED = 130
-"""Interrupted (SIGINT), as shells report 128 + 2."""
-EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it ended
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REJECTS", "EXIT_USAGE", "main"]
 
 
 class Progress:
@@ -133,10 +142,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 )
         except UnreadableInput as error:
             print(f"cmm ingest: {source}: refused, nothing stored: {error}", file=sys.stderr)
-            return EXIT_UNREADABLE
+            return EXIT_REJECTS
         except DamagedInput as error:
             print(f"cmm ingest: {source}: damaged: {error}", file=sys.stderr)
-            return EXIT_UNREADABLE
+            return EXIT_REJECTS
         except Terminated:
             print(
                 f"cmm ingest: stopped by SIGTERM in {source}: every batch is stored whole or "
@@ -178,24 +187,64 @@ def _report_tables(settings: Settings, year: int, as_of: str) -> dict[str, Any]:
     return report_tables(inputs.facts, inputs.hotline, inputs.outreach, year, inputs.contacts)
 
 
+def _report_format(args: argparse.Namespace) -> str:
+    """``--format``, or what ``--out`` says: a ``.json`` file, or a folder for the CSVs."""
+    if args.format is not None:
+        return str(args.format)
+    if args.out is None:
+        return "table"
+    if args.out.endswith(".json"):
+        return "json"
+    if Path(args.out).suffix == "" or Path(args.out).is_dir():
+        return "csv"
+    raise UsageError(
+        f"--out {args.out}: say what to write with --format json (a file) or --format csv "
+        "(a folder)"
+    )
+
+
+def _has_figures(tables: dict[str, Any]) -> bool:
+    """Whether any table of the year counts anything (a year with no events counts nothing;
+    ``victims_by_year`` is the series of every year, so it does not say)."""
+    for name, table in tables.items():
+        if name == "victims_by_year":
+            continue
+        numbers = table.select_dtypes("number").drop(columns=["year"], errors="ignore")
+        if not numbers.empty and bool((numbers.fillna(0) != 0).to_numpy().any()):
+            return True
+    return False
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from projections.report import report_to_json
 
-    settings = _settings(args)
+    fmt = _report_format(args)
+    if fmt == "json" and args.out:
+        out_file = writable_file(args.out)
+    if fmt == "csv":
+        if not args.out:
+            raise UsageError("--format csv needs --out FOLDER, where one CSV per table goes")
+        if Path(args.out).exists() and not Path(args.out).is_dir():
+            raise UsageError(f"--out {args.out} is a file; --format csv writes a folder")
+        if not Path(args.out).parent.is_dir():
+            raise UsageError(f"--out {args.out}: the folder {Path(args.out).parent} does not exist")
+    check_as_of(args.year, args.as_of)
+    settings = existing_store(_settings(args))
     tables = _report_tables(settings, args.year, args.as_of)
-    if args.format == "json":
+    if not _has_figures(tables):
+        raise UsageError(
+            f"--year {args.year}: the store holds no events of {args.year} recorded by {args.as_of}"
+        )
+    if fmt == "json":
         text = json.dumps(report_to_json(tables), indent=2, ensure_ascii=False)
         if args.out:
-            Path(args.out).write_text(text + "\n", encoding="utf8")
+            out_file.write_text(text + "\n", encoding="utf8")
             print(f"report written to {args.out}", file=sys.stderr)
         else:
             print(text)
-    elif args.format == "csv":
-        if not args.out:
-            print("cmm report: --format csv needs --out DIR", file=sys.stderr)
-            return EXIT_USAGE
+    elif fmt == "csv":
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(exist_ok=True)
         for name, table in tables.items():
             table.to_csv(out / f"{name}.csv", index=False)
         print(f"{len(tables)} tables written to {out}", file=sys.stderr)
@@ -266,7 +315,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     from infra.readmodel import catch_up, open_view, updating
     from infra.store import open_store
 
-    settings = _settings(args)
+    settings = existing_store(_settings(args))
     if args.follow and settings.store == "postgres":
         # PostgreSQL notifies: eventsourcing's ProjectionRunner follows it (LISTEN/NOTIFY).
         from infra.cli_stream import project_follow_postgres
@@ -302,7 +351,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
     from infra.readmodel import case_rows, up_to_date_view
     from infra.store import open_store
 
-    settings = _settings(args)
+    settings = existing_store(_settings(args))
     with open_store(settings) as store:
         view = up_to_date_view(settings, store)
     try:
@@ -348,7 +397,17 @@ def _extra_commands() -> list[Callable[[Any], None]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cmm", description="CMM Ledger: event-sourced statistics and safe open data."
+        prog="cmm",
+        description="CMM Ledger: event-sourced statistics and safe open data.",
+        epilog="examples:\n"
+        "  cmm simulate --out events.jsonl && cmm ingest events.jsonl\n"
+        "  cmm report --year 2012 --as-of 2013-01-31\n"
+        "  cmm cases --flagged\n\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -360,10 +419,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="the exact annual report (analysts)")
     _common(p)
-    p.add_argument("--year", type=int, required=True)
-    p.add_argument("--as-of", required=True, help="cut-off date: what was recorded by then")
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    p.add_argument("--out", help="file (json) or directory (csv)")
+    p.add_argument("--year", type=year_arg, required=True, help="the year, e.g. 2012")
+    p.add_argument(
+        "--as-of",
+        type=date_arg,
+        required=True,
+        help="cut-off date YYYY-MM-DD, on or after the year's end: what was recorded by then",
+    )
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        help="default: table on the terminal; with --out, json for a .json file, else csv",
+    )
+    p.add_argument("--out", help="a .json file (json) or a folder (csv)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="write a synthetic event stream")
@@ -398,14 +466,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cmm-ledger")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
+
+
+def _unreachable(error: BaseException) -> str | None:
+    """One line for a server that cannot be reached or failed, or None if it is not that."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        psycopg = None  # type: ignore[assignment]
+    if psycopg is not None and isinstance(error, psycopg.OperationalError):
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"PostgreSQL cannot be reached or failed: {first}"
+    try:
+        from kafka.errors import KafkaError
+    except ImportError:  # pragma: no cover - kafka-python is a dependency
+        return None
+    if isinstance(error, KafkaError):
+        return f"Kafka cannot be reached or failed: {type(error).__name__} {error}".strip()
+    if isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError):
+        return f"the store failed: {error}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    command = f"cmm {args.command}"
     try:
         code: int = args.func(args)
-    except ValueError as error:
-        print(f"cmm {args.command}: {error}", file=sys.stderr)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        # `cmm report | head`: the reader has all it wanted. No traceback, and none from
+        # Python's flush of stdout at exit either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ValueError as error:  # UsageError, and settings that do not parse
+        if args.debug:
+            raise
+        print(f"{command}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as error:
+        if args.debug:
+            raise
+        message = _unreachable(error)
+        if message is not None:
+            print(f"{command}: {message}", file=sys.stderr)
+            return EXIT_FAILED
+        print(
+            f"{command}: internal error ({type(error).__name__}); nothing was lost that was "
+            "stored. Run it again with cmm --debug ... for the traceback, and report it",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return code
 
 

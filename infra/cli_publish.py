@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra.cli_common import EXIT_REFUSED, check_as_of, date_arg, existing_store, year_arg
 from infra.settings import Settings
 
 
@@ -33,7 +34,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
     missing = [f"--{n.replace('_', '-')}" for n in ("as_of", "out") if getattr(args, n) is None]
     if missing:
         args.publish_parser.error(f"the following arguments are required: {', '.join(missing)}")
-    settings = _settings(args)
+    check_as_of(args.year, args.as_of)
+    settings = existing_store(_settings(args))
     out = Path(args.out)
     if args.method == "suppression":
         from privacy.sdc import ProtectionError
@@ -50,7 +52,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             )
         except (ProtectionError, OutputRefused) as refused:
             print(f"cmm publish: refused, nothing released: {refused}", file=sys.stderr)
-            return 3
+            return EXIT_REFUSED
     else:
         defaults = PrivacyParams()
         params = PrivacyParams(
@@ -61,7 +63,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
             release = publish_dp(settings, args.year, args.as_of, out, params, args.released_by)
         except (BudgetError, OutputRefused) as refused:
             print(f"cmm publish: {_refusal(refused)}", file=sys.stderr)
-            return 3
+            return EXIT_REFUSED
     suppressed = sum(int((t["status"] == "suppressed").sum()) for t in release.tables.values())
     print(
         f"released {len(release.tables)} tables for {args.year} as of {args.as_of} "
@@ -135,7 +137,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
 
     if args.year is None:
         args.budget_parser.error("the following arguments are required: --year")
-    settings = _settings(args)
+    settings = existing_store(_settings(args))
     if args.json:
         summary: dict[str, Any] = budget_json(settings, args.year)
         print(json.dumps(summary, indent=2, default=str))
@@ -153,7 +155,7 @@ def cmd_budget_allocate(args: argparse.Namespace) -> int:
         budget = allocate_budget(settings, args.year, args.epsilon, args.allocated_by)
     except BudgetError as refused:
         print(f"cmm budget allocate: {str(refused).removeprefix('refused: ')}", file=sys.stderr)
-        return 3
+        return EXIT_REFUSED
     print(
         f"the {args.year} privacy budget is epsilon {budget.total:g}, allocated by "
         f"{budget.allocated_by} at {budget.allocated_at}"
@@ -165,8 +167,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("publish", help="release the year's public tables (safe open data)")
     p.add_argument("--data-dir")
     p.add_argument("--store", choices=["sqlite", "postgres"])
-    p.add_argument("--year", type=int, required=True)
-    p.add_argument("--as-of", help="the cut-off date (required unless --dry-run)")
+    p.add_argument("--year", type=year_arg, required=True, help="the year, e.g. 2012")
+    p.add_argument(
+        "--as-of",
+        type=date_arg,
+        help="cut-off date YYYY-MM-DD, on or after the year's end (required unless --dry-run)",
+    )
     p.add_argument("--out", help="directory for the data package (required unless --dry-run)")
     p.add_argument(
         "--method",
@@ -203,7 +209,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--data-dir")
     p.add_argument("--store", choices=["sqlite", "postgres"])
-    p.add_argument("--year", type=int)
+    p.add_argument("--year", type=year_arg)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_budget, budget_parser=p)
     actions = p.add_subparsers(dest="budget_action", metavar="{allocate}")
@@ -214,7 +220,7 @@ def register(sub: Any) -> None:
     # SUPPRESS: given before `allocate`, the options are not reset by the sub-command.
     a.add_argument("--data-dir", default=argparse.SUPPRESS)
     a.add_argument("--store", choices=["sqlite", "postgres"], default=argparse.SUPPRESS)
-    a.add_argument("--year", type=int, required=True)
+    a.add_argument("--year", type=year_arg, required=True)
     a.add_argument("--epsilon", type=float, required=True, help="the year's total epsilon")
     a.add_argument("--allocated-by", help="who allocates (default: the login name)")
     a.set_defaults(func=cmd_budget_allocate)

@@ -168,7 +168,7 @@ def test_other_encodings_are_refused_in_one_line_with_nothing_stored(
     source.write_bytes(text.encode(encoding))
     data = tmp_path / "data"
     result = cmm("ingest", str(source), data_dir=data, check=False)
-    assert result.returncode == 3
+    assert result.returncode == 1  # rejected input
     assert len(result.stderr.strip().splitlines()) == 1
     assert "nothing stored" in result.stderr and "UTF-8" in result.stderr
     assert "rejected" not in result.stdout
@@ -184,7 +184,7 @@ def test_a_damaged_gzip_file_stores_what_came_before_and_says_so(tmp_path: Path)
     source.write_bytes(packed[: len(packed) // 2])
     data = tmp_path / "data"
     result = cmm("ingest", str(source), data_dir=data, check=False)
-    assert result.returncode == 3
+    assert result.returncode == 1  # rejected input
     assert "Traceback" not in result.stderr
     assert "damaged" in result.stderr and "ingest it again" in result.stderr
     whole = tmp_path / "whole.jsonl.gz"
