@@ -218,6 +218,7 @@ class _Person:
     age_fix: int | None = None
     assessed_day: int = 0
     first_ts: int = 0
+    second_opinion: bool = False  # a later negative assessment: a flag for a case worker
 
 
 _CASE, _CONTACTED, _CALL, _LOG = range(4)
@@ -232,9 +233,20 @@ _Repeat = tuple[int, int, str, int, list[int]]
 class _Simulation:
     """One seeded run: plans replicas, then merges their events in recorded order."""
 
-    def __init__(self, profile: Profile, rng: random.Random) -> None:
+    SECOND_OPINIONS = 3
+    """Victims a replica gives a later, negative assessment as well: case histories that
+    are inconsistent (``conflicting_assessments``), as real ones sometimes are, so case
+    workers' flags have something to show. The positive assessment still counts, so the
+    published figures do not change."""
+
+    def __init__(
+        self, profile: Profile, rng: random.Random, aside: random.Random | None = None
+    ) -> None:
         self.p = profile
         self.rng = rng
+        # Draws for the inconsistent histories, apart from ``rng``: adding them left every
+        # other person, date and id of a seed's stream as it was.
+        self.aside = aside or random.Random(0)
         self.y0 = _day(date(profile.year, 1, 1))
         self.y_end = _day(date(profile.year, 12, 31))
         self.cutoff = _day(profile.status_cutoff)
@@ -288,6 +300,8 @@ class _Simulation:
         out: list[_Entity] = []
         victims = self._expand(self.p.victims.groups, victim=True)
         self._allocate(victims)
+        for v in self.aside.sample(victims, min(self.SECOND_OPINIONS, len(victims))):
+            v.second_opinion = True
         for v in victims:
             self._date_victim(v)
         earlier = self._expand(self.p.earlier_victims.groups, victim=True)
@@ -602,8 +616,12 @@ class _Simulation:
         source: str,
         ref: str | None,
         payload: dict[str, Any],
+        aside: random.Random | None = None,
     ) -> str:
-        event_id = uuid7(recorded * 1000 + int(self._random() * 1000), self.rng)
+        if aside is None:
+            event_id = uuid7(recorded * 1000 + int(self._random() * 1000), self.rng)
+        else:
+            event_id = uuid7(recorded * 1000 + int(aside.random() * 1000), aside)
         self.seq += 1
         item = (recorded, self.seq, event_id, kind, occurred, source, ref, payload)
         bucket = self.pending.get(recorded // HOUR)
@@ -733,6 +751,8 @@ class _Simulation:
             ref,
             payload,
         )
+        if p.second_opinion:
+            self._second_opinion(assessed, ref, payload)
         if p.age_fix is not None:
             at = self._after_cutoff(9, 16)
             fix = {
@@ -747,6 +767,19 @@ class _Simulation:
             )
         if p.status is not None:
             self._support(p, ref)
+
+    def _second_opinion(self, assessed: int, ref: str, positive: dict[str, Any]) -> None:
+        """A negative assessment of the same person minutes after the positive one (a
+        second authority's view, entered before anything else happens in the case),
+        recorded within the hour (drawn from ``aside``)."""
+        aside = self.aside
+        occurred = assessed + 10 * MINUTE + int(aside.random() * 30 * MINUTE)
+        payload = {
+            k: v for k, v in positive.items() if k not in ("outcome", "exploitation", "industry")
+        }
+        payload["outcome"] = Outcome.NOT_VICTIM.value
+        authority = positive["authority"]
+        self._push(occurred, occurred + HOUR, "AssessmentDecided", authority, ref, payload, aside)
 
     def _after_cutoff(self, from_hour: int, to_hour: int) -> int:
         window = self.p.after_cutoff_days
@@ -927,7 +960,7 @@ def simulate(profile: Profile | str | Path, seed: int, scale: int = 1) -> Iterat
     if scale < 1:
         raise ValueError(f"scale must be at least 1, not {scale}")
     rng = random.Random(seed)
-    simulation = _Simulation(profile, rng)
+    simulation = _Simulation(profile, rng, aside=random.Random(f"{seed}/inconsistent"))
     entities = simulation.plan(scale)
     return simulation.events(entities, profile.recording.overtaken_share)
 

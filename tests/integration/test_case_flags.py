@@ -1,0 +1,70 @@
+"""Case flags reach case workers: the simulator writes a few inconsistent histories, and
+``cmm cases --flagged`` lists exactly those cases with their flags, read from the ``flags``
+column of the case read model, on SQLite and PostgreSQL.
+
+The expected flags come from the event file itself, by a rule written here: a person with
+both a positive and a negative assessment has conflicting assessments.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from infra.settings import Settings
+from tests.integration.conftest import cmm_env, run_cmm
+
+pytestmark = pytest.mark.integration
+
+
+def _expected_flags(events_file: Path) -> dict[str, set[str]]:
+    outcomes: dict[str, set[str]] = {}
+    for line in events_file.read_text().splitlines():
+        event = json.loads(line)
+        if event["type"] == "AssessmentDecided":
+            outcomes.setdefault(event["person_ref"], set()).add(event["payload"]["outcome"])
+    return {ref: {"conflicting_assessments"} for ref, seen in outcomes.items() if len(seen) > 1}
+
+
+def _split(flags: str | None) -> set[str]:
+    return {f.strip() for f in (flags or "").replace(";", ",").split(",") if f.strip()}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "sqlite":
+        return Settings(data_dir=tmp_path / "data", store="sqlite")
+    make: Callable[[], str] = request.getfixturevalue("new_database")
+    return Settings(data_dir=tmp_path / "data", store="postgres", postgres_dsn=make())
+
+
+def test_flagged_cases_are_listed_with_their_flags(settings: Settings, tmp_path: Path) -> None:
+    env = cmm_env(settings)
+    events_file = tmp_path / "events.jsonl"
+    made = run_cmm(["simulate", "--seed", "11", "--scale", "2", "--out", str(events_file)], env)
+    assert made.returncode == 0, made.stderr
+    expected = _expected_flags(events_file)
+    assert len(expected) >= 3  # a few, as a year of the centre's cases has
+
+    stored = run_cmm(["ingest", str(events_file)], env)
+    assert stored.returncode == 0, stored.stderr
+    listed = run_cmm(["cases", "--flagged", "--format", "json"], env)
+    assert listed.returncode == 0, listed.stderr
+    shown = {row["person_ref"]: _split(row["flags"]) for row in json.loads(listed.stdout)}
+    assert shown == expected
+
+    # The read model's own column holds them (read here with the database's own client).
+    query = "SELECT person_ref, flags FROM cases WHERE flags IS NOT NULL AND flags <> ''"
+    if settings.store == "sqlite":
+        with sqlite3.connect(settings.sqlite_path) as db:
+            rows = db.execute(query).fetchall()
+    else:
+        import psycopg
+
+        with psycopg.connect(str(settings.postgres_dsn)) as conn:
+            rows = conn.execute(query).fetchall()
+    assert {ref: _split(flags) for ref, flags in rows} == expected
