@@ -32,10 +32,10 @@ from pathlib import Path
 from bench.common import REPEAT, emit_runs, log, peak_rss_mib
 from domain.events import parse_event
 from infra.app import ledger_application
+from infra.composition import open_store
 from infra.readmodel import catch_up, open_view
 from infra.settings import Settings
 from infra.simulate import load_profile, simulate, write_jsonl
-from infra.store import open_store
 
 EVENTS_PER_SCALE = 5_215  # events of one simulated cmm-2012 year at scale 1
 

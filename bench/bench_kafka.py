@@ -99,8 +99,8 @@ def consume_into(store_kind: str, bootstrap: str, topic: str, count: int, worker
 def _run_consumer(
     settings: Settings, bootstrap: str, topic: str, count: int, workers: int
 ) -> float:
+    from infra.composition import open_store
     from infra.kafka_consumer import ConsumerConfig, EventConsumer, default_workers
-    from infra.store import open_store
 
     consumer = EventConsumer(
         ConsumerConfig(

@@ -29,6 +29,7 @@ from infra.cli_common import (
     EXIT_REJECTS,
     EXIT_TERMINATED,
     EXIT_USAGE,
+    Progress,
     UsageError,
     check_as_of,
     date_arg,
@@ -39,46 +40,6 @@ from infra.cli_common import (
 from infra.settings import Settings
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REJECTS", "EXIT_USAGE", "main"]
-
-
-class Progress:
-    """Progress on stderr: one updating line on a terminal, a line every few seconds in a log."""
-
-    def __init__(self, label: str, stream: TextIO | None = None, every: float = 2.0) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.every = every
-        self.started = time.monotonic()
-        self.last = 0.0
-        self.tty = self.stream.isatty()
-
-    def __call__(self, done: int, total: int | None = None, unit: str = "events") -> None:
-        now = time.monotonic()
-        if now - self.last < (0.2 if self.tty else self.every):
-            return
-        self.last = now
-        self._write(done, total, unit, now)
-
-    def _write(self, done: int, total: int | None, unit: str, now: float) -> None:
-        elapsed = max(now - self.started, 1e-9)
-        share = f" / {total:,} ({100 * done / total:.0f}%)" if total else ""
-        line = f"{self.label}: {done:,}{share} {unit}, {done / elapsed:,.0f}/s"
-        if self.tty:
-            self.stream.write("\r" + line.ljust(78))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def done(self, done: int, unit: str = "events") -> None:
-        now = time.monotonic()
-        if self.tty:
-            self.stream.write("\r")
-        elapsed = now - self.started
-        rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 else ""
-        self.stream.write(
-            f"{self.label}: {done:,} {unit} in {elapsed:.1f} s{rate}".ljust(78) + "\n"
-        )
-        self.stream.flush()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -111,8 +72,8 @@ def stop_on_sigterm() -> Iterator[None]:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
+    from infra.composition import open_store
     from infra.ingest import DamagedInput, UnreadableInput, ingest_file
-    from infra.store import open_store
 
     settings = _settings(args)
     total_lines = 0
@@ -280,9 +241,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulate the 2012 profile, ingest it and print the report, all on SQLite."""
+    from infra.composition import open_store
     from infra.ingest import ingest_file
     from infra.simulate import load_profile, simulate, write_jsonl
-    from infra.store import open_store
 
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="cmm-demo-"))
     settings = Settings.from_env(data_dir=data_dir, store="sqlite")
@@ -312,8 +273,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
+    from infra.composition import open_store
     from infra.readmodel import catch_up, open_view, updating
-    from infra.store import open_store
 
     settings = existing_store(_settings(args))
     if args.follow and settings.store == "postgres":
@@ -348,8 +309,8 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
+    from infra.composition import open_store
     from infra.readmodel import case_rows, up_to_date_view
-    from infra.store import open_store
 
     settings = existing_store(_settings(args))
     with open_store(settings) as store:

@@ -8,8 +8,11 @@ one with no store in it, it says so and stops, rather than printing a report of 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from datetime import date
 from pathlib import Path
+from typing import TextIO
 
 from infra.settings import Settings
 
@@ -109,3 +112,43 @@ def writable_file(out: str, flag: str = "--out") -> Path:
     if not path.parent.is_dir():
         raise UsageError(f"{flag} {out}: the folder {path.parent} does not exist")
     return path
+
+
+class Progress:
+    """Progress on stderr: one updating line on a terminal, a line every few seconds in a log."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, every: float = 2.0) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.tty = self.stream.isatty()
+
+    def __call__(self, done: int, total: int | None = None, unit: str = "events") -> None:
+        now = time.monotonic()
+        if now - self.last < (0.2 if self.tty else self.every):
+            return
+        self.last = now
+        self._write(done, total, unit, now)
+
+    def _write(self, done: int, total: int | None, unit: str, now: float) -> None:
+        elapsed = max(now - self.started, 1e-9)
+        share = f" / {total:,} ({100 * done / total:.0f}%)" if total else ""
+        line = f"{self.label}: {done:,}{share} {unit}, {done / elapsed:,.0f}/s"
+        if self.tty:
+            self.stream.write("\r" + line.ljust(78))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def done(self, done: int, unit: str = "events") -> None:
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r")
+        elapsed = now - self.started
+        rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 else ""
+        self.stream.write(
+            f"{self.label}: {done:,} {unit} in {elapsed:.1f} s{rate}".ljust(78) + "\n"
+        )
+        self.stream.flush()

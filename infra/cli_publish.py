@@ -25,7 +25,8 @@ def _refusal(error: BaseException) -> str:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from infra.package_out import OutputRefused
-    from infra.publish import publish_dp, publish_sdc
+    from infra.publish import publish_dp
+    from infra.publish_partners import publish_sdc
     from privacy.budget import BudgetError
     from privacy.params import PrivacyParams
 

@@ -51,6 +51,7 @@ def _logging(level: str) -> None:
 
 
 def cmd_consume(args: argparse.Namespace) -> int:
+    from infra.composition import open_store
     from infra.kafka_consumer import (
         ConsumerConfig,
         DeadLetterFailed,
@@ -59,7 +60,6 @@ def cmd_consume(args: argparse.Namespace) -> int:
         install_stop_handlers,
         print_report,
     )
-    from infra.store import open_store
 
     # First of all: a SIGTERM during start-up (e.g. a deployment rolling on) stops cleanly.
     stopping = threading.Event()
@@ -105,7 +105,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from infra.cli import Progress
+    from infra.cli_common import Progress
     from infra.kafka_producer import EventProducer, ProduceReport, produce_file
 
     settings = _settings(args)

@@ -451,18 +451,3 @@ def _with_partners(lines: list[str], summary: Mapping[str, Any]) -> str:
 def budget_report(settings: Settings, year: int) -> str:
     """``cmm budget --year Y``: what was allocated, spent (by which release) and remains."""
     return render_budget(budget_json(settings, year))
-
-
-def publish_sdc(
-    settings: Settings,
-    year: int,
-    as_of: str,
-    out_dir: Path,
-    threshold: int = 5,
-    protection: float | None = None,
-    released_by: str | None = None,
-) -> Release:
-    """``cmm publish --method suppression``: see :func:`infra.publish_partners.publish_sdc`."""
-    from infra.publish_partners import publish_sdc as publish
-
-    return publish(settings, year, as_of, out_dir, threshold, protection, released_by)

@@ -22,8 +22,9 @@ from eventsourcing.utils import get_topic
 
 from domain.case import Case
 from infra.app import LedgerApplication
+from infra.composition import open_store
 from infra.settings import Settings
-from infra.store import EventStore, StoredRow, ensure_database, file_lock, open_store
+from infra.store import EventStore, StoredRow, ensure_database, file_lock
 from infra.views import CASE_COLUMNS, SQLiteLedgerView, loads_state
 from projections.case_history import CONTACT_COLUMNS, FACT_COLUMNS, as_of_bound
 from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS

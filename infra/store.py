@@ -32,7 +32,6 @@ from pathlib import Path
 from eventsourcing.persistence import InfrastructureFactory
 
 from infra.encoding import Encoded, opened_state
-from infra.settings import Settings
 
 _CHUNK = 500
 _VERSION_CACHE_LIMIT = 2_000_000
@@ -575,13 +574,3 @@ def _sqlite_env(path: Path) -> dict[str, str]:
         "SQLITE_DBNAME": str(path),
         "SQLITE_LOCK_TIMEOUT": "60",
     }
-
-
-def open_store(settings: Settings) -> EventStore:
-    """The store the settings choose: SQLite by default, PostgreSQL by configuration."""
-    if settings.store == "postgres":
-        from infra.postgres_store import PostgresEventStore
-
-        assert settings.postgres_dsn is not None
-        return PostgresEventStore(settings)
-    return SQLiteEventStore(settings.sqlite_path)

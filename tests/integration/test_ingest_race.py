@@ -17,9 +17,9 @@ ROUNDS = 4
 
 
 def _ingest_after(data: str, source: str, start: Any, results: Any) -> None:
+    from infra.composition import open_store
     from infra.ingest import ingest_file
     from infra.settings import Settings
-    from infra.store import open_store
 
     try:
         start.wait(timeout=120)

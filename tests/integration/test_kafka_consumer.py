@@ -18,11 +18,12 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
 from domain.events import to_record, validate_event
+from infra.composition import open_store
 from infra.encoding import encode_record
 from infra.kafka_consumer import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from infra.kafka_producer import EventProducer, message_key
 from infra.settings import Settings
-from infra.store import EventStore, open_store
+from infra.store import EventStore
 from tests.integration.conftest import (
     CmmProcess,
     Topics,

@@ -15,10 +15,10 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
+from infra.composition import open_store
 from infra.kafka_consumer import DLQ_NULL_HEADERS, DLQ_OFFSET, DLQ_REASON, ConsumerConfig, _Sink
 from infra.kafka_producer import EventProducer
 from infra.settings import Settings
-from infra.store import open_store
 from tests.integration.conftest import Topics, cmm_env, run_cmm, sample_events
 
 pytestmark = pytest.mark.integration

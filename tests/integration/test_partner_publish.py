@@ -13,7 +13,7 @@ import pytest
 from domain.events import to_record, validate_event
 from infra.ingest import ingest_file
 from infra.partner_store import open_partner_ledger
-from infra.publish import publish_sdc
+from infra.publish_partners import publish_sdc
 from infra.settings import Settings
 from infra.simulate import write_jsonl
 from privacy.sdc import ProtectionError
@@ -48,7 +48,7 @@ def settings(tmp_path: Path) -> Settings:
     settings = Settings(data_dir=tmp_path / "data")
     source = tmp_path / "events.jsonl"
     write_jsonl([to_record(validate_event(e)) for e in records()], source)
-    from infra.store import open_store
+    from infra.composition import open_store
 
     with open_store(settings) as store:
         assert ingest_file(source, store).ok

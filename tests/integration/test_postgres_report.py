@@ -16,11 +16,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from infra.composition import open_store
 from infra.postgres_store import PostgresEventStore
 from infra.postgres_views import follow_postgres, open_postgres_view
 from infra.readmodel import load_report_inputs, read_inputs
 from infra.settings import Settings
-from infra.store import open_store
 from projections.report import report_tables
 from tests.integration.conftest import Topics, cmm_env, run_cmm, sample_events, wait_until
 from tests.integration.read_model import read_model
