@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from infra.cli_common import (
     EXIT_BROKEN_PIPE,
@@ -37,6 +37,7 @@ from infra.cli_common import (
     writable_file,
     year_arg,
 )
+from infra.report_out import print_tables
 from infra.settings import Settings
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REJECTS", "EXIT_USAGE", "main"]
@@ -177,7 +178,7 @@ def _has_figures(tables: dict[str, Any]) -> bool:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from projections.report import report_to_json
+    from infra.report_out import READ_CSV_WITH, report_document, write_csv_folder
 
     fmt = _report_format(args)
     if fmt == "json" and args.out:
@@ -197,31 +198,23 @@ def cmd_report(args: argparse.Namespace) -> int:
             f"--year {args.year}: the store holds no events of {args.year} recorded by {args.as_of}"
         )
     if fmt == "json":
-        text = json.dumps(report_to_json(tables), indent=2, ensure_ascii=False)
+        document = report_document(tables, args.year, args.as_of)
+        text = json.dumps(document, indent=2, ensure_ascii=False)
         if args.out:
             out_file.write_text(text + "\n", encoding="utf8")
             print(f"report written to {args.out}", file=sys.stderr)
         else:
             print(text)
     elif fmt == "csv":
-        out = Path(args.out)
-        out.mkdir(exist_ok=True)
-        for name, table in tables.items():
-            table.to_csv(out / f"{name}.csv", index=False)
-        print(f"{len(tables)} tables written to {out}", file=sys.stderr)
+        written = write_csv_folder(tables, Path(args.out), args.year, args.as_of)
+        print(
+            f"{len(tables)} tables and metadata.json written to {args.out} "
+            f"({len(written)} files; read them with {READ_CSV_WITH})",
+            file=sys.stderr,
+        )
     else:
-        print_tables(tables, args.year, args.as_of, sys.stdout)
+        print_tables(tables, args.year, args.as_of, sys.stdout, lang=args.lang)
     return EXIT_OK
-
-
-def print_tables(tables: dict[str, Any], year: int, as_of: str, out: TextIO) -> None:
-    out.write(f"CMM Ledger: annual report {year}, as known on {as_of}\n")
-    for name, table in tables.items():
-        out.write(f"\n== {name} ==\n")
-        if table.empty:
-            out.write("(no rows)\n")
-        else:
-            out.write(table.to_string(index=False, na_rep="-") + "\n")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -263,7 +256,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     as_of = str(getattr(profile, "status_cutoff", f"{year + 1}-01-31"))
     print("demo: 3/3 projecting and reporting", file=sys.stderr)
     tables = _report_tables(settings, year, as_of)
-    print_tables(tables, year, as_of, sys.stdout)
+    print_tables(tables, year, as_of, sys.stdout, lang=args.lang)
     print(
         f"\ndemo: events in {events_file}; try `cmm report --data-dir {data_dir} "
         f"--year {year} --as-of {as_of} --format json`",
@@ -393,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: table on the terminal; with --out, json for a .json file, else csv",
     )
     p.add_argument("--out", help="a .json file (json) or a folder (csv)")
+    p.add_argument(
+        "--lang", choices=["en", "da"], default="en", help="labels of the terminal tables"
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("simulate", help="write a synthetic event stream")
@@ -407,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="cmm-2012")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scale", type=int, default=1)
+    p.add_argument("--lang", choices=["en", "da"], default="en", help="labels of the tables")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("project", help="bring the projections up to date with the store")

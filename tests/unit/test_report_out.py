@@ -1,0 +1,32 @@
+"""Terminal tables: labels for codes, measures with no value left out, wide tables turned."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from infra.report_out import FOLD_COLUMNS, _cells, _readable, label
+
+
+def test_rows_of_measures_with_no_value_are_left_out_and_codes_labelled() -> None:
+    table = pd.DataFrame(
+        {
+            "place": ["street_copenhagen", "street_copenhagen"],
+            "measure": ["shifts", "visits"],
+            "value": pd.array([40, None], dtype="Int64"),
+            "sessions": pd.array([40, None], dtype="Int64"),
+        }
+    )
+    shown = _readable(table, "en")
+    assert len(shown) == 1
+    assert shown.iloc[0]["measure"] == label("measure", "shifts") != "shifts"
+
+
+def test_a_wide_table_is_turned_to_fit() -> None:
+    wide = pd.DataFrame(
+        {"status": ["left"], **{f"measure_{i}": [i] for i in range(FOLD_COLUMNS + 2)}}
+    )
+    headers, _, rows = _cells(_readable(wide, "en"), "en")
+    assert len(headers) == 2 and len(rows) == FOLD_COLUMNS + 2
+    narrow = wide.iloc[:, :3]
+    headers, _, rows = _cells(_readable(narrow, "en"), "en")
+    assert len(headers) == 3 and len(rows) == 1
