@@ -70,6 +70,21 @@ def stop_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _estimated_lines(source: Path) -> tuple[int | None, bool]:
+    """How many lines ``source`` has, for the progress bar: counted when the file is small,
+    estimated from its first MiB otherwise (exact: False); None for a compressed file."""
+    sample_size = 1 << 20
+    with source.open("rb") as handle:
+        sample = handle.read(sample_size)
+    if sample.startswith(b"\x1f\x8b"):
+        return None, False
+    lines = sample.count(b"\n") + (0 if sample.endswith(b"\n") or not sample else 1)
+    size = source.stat().st_size
+    if size <= sample_size or not lines:
+        return lines, True
+    return round(size * lines / len(sample)), False
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -85,9 +100,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"cmm ingest: no such file: {source}", file=sys.stderr)
             return EXIT_USAGE
         progress = Progress(f"ingest {source.name}")
+        lines, exact = _estimated_lines(source)
 
-        def show(report: Any, progress: Progress = progress) -> None:
-            progress(report.lines, unit="lines")
+        def show(
+            report: Any,
+            progress: Progress = progress,
+            lines: int | None = lines,
+            about: bool = not exact,
+        ) -> None:
+            progress(report.lines, lines, unit="lines", about=about)
 
         def reject(r: Any, source: Path = source) -> None:
             print(f"{source}:{r.line}: rejected: {r.reason}", file=sys.stderr)

@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from infra.settings import Settings
 
@@ -115,7 +115,8 @@ def writable_file(out: str, flag: str = "--out") -> Path:
 
 
 class Progress:
-    """Progress on stderr: one updating line on a terminal, a line every few seconds in a log."""
+    """Progress on stderr: a bar with the total, percentage, rate and time left on a terminal
+    (rich), a line every few seconds in a log. ``total`` may be an estimate (``about``)."""
 
     def __init__(self, label: str, stream: TextIO | None = None, every: float = 2.0) -> None:
         self.label = label
@@ -124,31 +125,82 @@ class Progress:
         self.started = time.monotonic()
         self.last = 0.0
         self.tty = self.stream.isatty()
+        self._bar: Any = None
+        self._task: Any = None
 
-    def __call__(self, done: int, total: int | None = None, unit: str = "events") -> None:
+    def __call__(
+        self, done: int, total: int | None = None, unit: str = "events", about: bool = False
+    ) -> None:
         now = time.monotonic()
-        if now - self.last < (0.2 if self.tty else self.every):
+        if self.tty:
+            self._draw(done, total, unit)
+            return
+        if now - self.last < self.every:
             return
         self.last = now
-        self._write(done, total, unit, now)
-
-    def _write(self, done: int, total: int | None, unit: str, now: float) -> None:
-        elapsed = max(now - self.started, 1e-9)
-        share = f" / {total:,} ({100 * done / total:.0f}%)" if total else ""
-        line = f"{self.label}: {done:,}{share} {unit}, {done / elapsed:,.0f}/s"
-        if self.tty:
-            self.stream.write("\r" + line.ljust(78))
-        else:
-            self.stream.write(line + "\n")
+        self.stream.write(self.line(done, total, unit, now, about) + "\n")
         self.stream.flush()
+
+    def line(self, done: int, total: int | None, unit: str, now: float, about: bool = False) -> str:
+        """``label: done / total (pct%) unit, rate/s, time left`` (for logs)."""
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        text = f"{self.label}: {done:,}"
+        if total:
+            shown = max(total, done)
+            text += f" / {'about ' if about else ''}{shown:,} ({100 * done / shown:.0f}%)"
+        text += f" {unit}, {rate:,.0f}/s"
+        if total and rate > 0 and done < total:
+            text += f", {_duration((total - done) / rate)} left"
+        return text
+
+    def _draw(self, done: int, total: int | None, unit: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        if self._bar is None:
+            self._bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(unit),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=_console(self.stream),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=total)
+        self._bar.update(self._task, completed=done, total=max(total, done) if total else None)
 
     def done(self, done: int, unit: str = "events") -> None:
-        now = time.monotonic()
-        if self.tty:
-            self.stream.write("\r")
-        elapsed = now - self.started
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        elapsed = time.monotonic() - self.started
         rate = f", {done / elapsed:,.0f}/s" if elapsed > 0 else ""
-        self.stream.write(
-            f"{self.label}: {done:,} {unit} in {elapsed:.1f} s{rate}".ljust(78) + "\n"
-        )
+        self.stream.write(f"{self.label}: {done:,} {unit} in {elapsed:.1f} s{rate}\n")
         self.stream.flush()
+
+
+def _console(stream: TextIO) -> Any:
+    from rich.console import Console
+
+    return Console(file=stream)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -30,3 +30,16 @@ def test_a_wide_table_is_turned_to_fit() -> None:
     narrow = wide.iloc[:, :3]
     headers, _, rows = _cells(_readable(narrow, "en"), "en")
     assert len(headers) == 3 and len(rows) == 1
+
+
+def test_progress_in_a_log_shows_total_percentage_and_time_left() -> None:
+    import io
+
+    from infra.cli_common import Progress
+
+    log = io.StringIO()
+    progress = Progress("ingest x", stream=log, every=0.0)
+    progress.started -= 10.0  # as if ten seconds had passed
+    progress(250, 1_000, unit="lines", about=True)
+    line = log.getvalue()
+    assert "250 / about 1,000 (25%) lines" in line and "30 s left" in line
