@@ -45,10 +45,10 @@ import pandas as pd
 import polars as pl
 
 from bench.common import emit, log
-from infra.simulate import simulated_inputs
 from privacy.mechanisms import TableSpec, table_specs
 from privacy.params import PERSON_TABLES, TABLES, PrivacyParams
 from privacy.release import prepare_release, released_values
+from simulation.simulate import simulated_inputs
 
 YEAR = 2012
 AS_OF = "2013-01-31"

@@ -35,7 +35,7 @@ from infra.app import ledger_application
 from infra.composition import open_store
 from infra.readmodel import catch_up, open_view
 from infra.settings import Settings
-from infra.simulate import load_profile, simulate, write_jsonl
+from simulation.simulate import load_profile, simulate, write_jsonl
 
 EVENTS_PER_SCALE = 5_215  # events of one simulated cmm-2012 year at scale 1
 

@@ -239,7 +239,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from infra.simulate import load_profile, simulate, write_jsonl
+    from simulation.simulate import load_profile, simulate, write_jsonl
 
     profile = load_profile(args.profile)
     progress = Progress("simulate")
@@ -257,7 +257,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Simulate the 2012 profile, ingest it and print the report, all on SQLite."""
     from infra.composition import open_store
     from infra.ingest import ingest_file
-    from infra.simulate import load_profile, simulate, write_jsonl
+    from simulation.simulate import load_profile, simulate, write_jsonl
 
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="cmm-demo-"))
     settings = Settings.from_env(data_dir=data_dir, store="sqlite")

@@ -155,9 +155,9 @@ def topics(kafka_bootstrap: str) -> Iterator[Topics]:
 
 
 def sample_events(seed: int = 7, count: int | None = None) -> list[dict[str, Any]]:
-    """Events of the 2012 profile (``infra.simulate``); without it, a synthetic stream."""
+    """Events of the 2012 profile (``simulation.simulate``); without it, a synthetic stream."""
     try:
-        from infra.simulate import load_profile, simulate
+        from simulation.simulate import load_profile, simulate
     except ImportError:
         from bench.bench_postgres import synthetic_events
 

@@ -423,7 +423,7 @@ def test_publish_and_budget_report(
 
 def test_simulated_2012_year(tmp_path: Path) -> None:
     """The same guarantees on the simulator's 2012 year, through the read model's frames."""
-    from infra.simulate import simulated_inputs
+    from simulation.simulate import simulated_inputs
 
     inputs = simulated_inputs("cmm-2012", seed=3, as_of=AS_OF)
     assert int((inputs.facts["year"] == YEAR).sum()) == 66

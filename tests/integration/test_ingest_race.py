@@ -35,7 +35,7 @@ def _ingest_after(data: str, source: str, start: Any, results: Any) -> None:
 def test_ingests_started_together_on_a_new_data_directory_all_succeed(tmp_path: Path) -> None:
     import json
 
-    from infra.simulate import simulate
+    from simulation.simulate import simulate
 
     source = tmp_path / "events.jsonl"
     with source.open("w") as handle:

@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from infra.simulate import simulate
 from projections.case_history import fold_case
 from projections.logs import log_rows
 from projections.report import facts_frame, hotline_frame, outreach_frame, report_tables
+from simulation.simulate import simulate
 
 YEAR = 2012
 AS_OF = "2013-01-31"

@@ -15,8 +15,8 @@ from infra.ingest import ingest_file
 from infra.partner_store import open_partner_ledger
 from infra.publish_partners import publish_sdc
 from infra.settings import Settings
-from infra.simulate import write_jsonl
 from privacy.sdc import ProtectionError
+from simulation.simulate import write_jsonl
 from tests.integration.test_partner_attack import (
     DIMS,
     PUBLIC,

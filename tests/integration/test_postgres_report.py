@@ -33,7 +33,7 @@ SEED = 5
 def _profile() -> tuple[int, str]:
     """(report year, as-of date) of the simulated profile."""
     try:
-        from infra.simulate import load_profile
+        from simulation.simulate import load_profile
     except ImportError:  # the synthetic stream is about 2012
         return 2012, "2013-01-31"
     profile = load_profile("cmm-2012")

@@ -26,9 +26,9 @@ import pandas as pd
 import pytest
 
 from domain.countries import COUNTRIES
-from infra.simulate import load_profile, simulate
 from projections.case_history import FactRow, fold_case
 from projections.report import build_report
+from simulation.simulate import load_profile, simulate
 
 REFERENCE_PATH = Path(__file__).parents[1] / "data" / "cmm-2012.json"
 REFERENCE: dict[str, Any] = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))

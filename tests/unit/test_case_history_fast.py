@@ -33,7 +33,6 @@ from domain.codes import (
     ReturnSupport,
     SupportStatus,
 )
-from infra.simulate import load_profile, simulate
 from projections.case_history import (
     CaseState,
     FactRow,
@@ -43,6 +42,7 @@ from projections.case_history import (
     fold_case,
 )
 from projections.case_history_reference import reference_case_versions, reference_fact_versions
+from simulation.simulate import load_profile, simulate
 
 PERSON = "P-0000abcd"
 Rec = dict[str, Any]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from domain.events import InvalidEvent, parse_event
 from infra.encoding import encode_event_row, parse_and_encode
-from infra.simulate import load_profile, simulate
+from simulation.simulate import load_profile, simulate
 
 
 def _sample() -> list[dict[str, Any]]:

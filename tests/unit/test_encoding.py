@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from domain.case import case_id
 from domain.events import parse_event, to_record
 from infra.encoding import case_hex, encode_event, encode_record
-from infra.simulate import load_profile, simulate
+from simulation.simulate import load_profile, simulate
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -13,7 +13,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "projections", "privacy", "infra", "bench")
+PACKAGES = ("domain", "projections", "privacy", "simulation", "infra", "bench")
 
 
 def _cycles() -> list[list[str]]:

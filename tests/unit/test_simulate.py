@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.events import to_record, validate_event
-from infra.simulate import (
+from simulation.simulate import (
     PROFILES_DIR,
     Profile,
     ProfileError,

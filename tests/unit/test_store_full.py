@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from infra.ingest import ingest_file
-from infra.simulate import simulate
 from infra.store import SQLiteEventStore
+from simulation.simulate import simulate
 
 
 def _file(path: Path, seed: int) -> Path:

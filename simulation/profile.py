@@ -1,9 +1,9 @@
 """The simulator's profile: the numbers of one synthetic year, their schema and their checks.
 
-A profile (``infra/profiles/<name>.json``) is data, so another year is a new file rather than
+A profile (``simulation/profiles/<name>.json``) is data, so another year is a new file rather than
 new code. It is validated on load: each field against its type and range, then the rules that
 span sections (:func:`_cross_checks`), so a profile that loads is one the simulator
-(``infra.simulate``) can satisfy, and every contradiction is reported at once, named by where
+(``simulation.simulate``) can satisfy, and every contradiction is reported at once, named by where
 to look.
 """
 
@@ -311,7 +311,7 @@ class CorrectionsSpec(_Model):
 
 
 class Profile(_Model):
-    """Everything a synthetic year needs; see ``infra/profiles/cmm-2012.json``."""
+    """Everything a synthetic year needs; see ``simulation/profiles/cmm-2012.json``."""
 
     name: str
     description: str = ""
@@ -462,7 +462,7 @@ def parse_profile(data: Mapping[str, Any], source: str = "<profile>") -> Profile
 
 
 def load_profile(name_or_path: str | Path) -> Profile:
-    """A profile by name (``infra/profiles/<name>.json``) or by path to a JSON file."""
+    """A profile by name (``simulation/profiles/<name>.json``) or by path to a JSON file."""
     path = Path(name_or_path)
     if path.suffix != ".json" and len(path.parts) == 1:
         path = PROFILES_DIR / f"{name_or_path}.json"

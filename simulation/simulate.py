@@ -1,9 +1,9 @@
 """Synthetic event streams: invented people and logs whose reports match published figures.
 
 Nothing here is real: every person, date, pseudonym and identifier is drawn from a seeded
-``random.Random``. The numbers live in a *profile* (``infra/profiles/<name>.json``), a data
+``random.Random``. The numbers live in a *profile* (``simulation/profiles/<name>.json``), a data
 file, so another year is a new file rather than new code (its schema and checks are
-``infra.simulate_profile``); this module holds only the rules that turn those numbers into
+``simulation.profile``); this module holds only the rules that turn those numbers into
 plausible histories (contacts before the assessment, support after it, a departure on the day
 the return is recorded, recording delays, corrections).
 
@@ -55,7 +55,7 @@ from domain.codes import (
 )
 from domain.countries import UNKNOWN_CODE
 from domain.events import SCHEMA_VERSION
-from infra.simulate_profile import (
+from simulation.profile import (
     DATED_ENDS,
     DEPARTURES,
     ONGOING,
