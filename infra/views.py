@@ -851,6 +851,10 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
 
     def apply(self, changes: Changes, tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as c:
+            # A write first, as in create_table: the transaction takes the write lock before
+            # it reads, so it waits (busy timeout) for an ingest or a consumer writing the
+            # file instead of failing with "database is locked" on upgrading a read snapshot.
+            c.execute("UPDATE view_schema SET version = version")
             self.apply_changes(Cursor(c, "?"), changes, tracking.notification_id)
             self._insert_tracking(c, tracking)
 
