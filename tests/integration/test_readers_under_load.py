@@ -1,0 +1,180 @@
+"""Readers get an answer while the store is being written (issue 12 item 4): twenty readers,
+reports and case queries mixed, started while a ``cmm ingest`` and a ``cmm consume`` both
+write the store and the projector (``cmm project --follow``, as in docker-compose) follows
+it, on SQLite and on PostgreSQL. Every reader exits 0 with a well-formed answer, the writers
+and the projector end cleanly, and once the writers are done a report and the case list
+equal the in-memory oracle of all the events written.
+
+Nothing sleeps to synchronise: the test waits for the consumer to have stored its first
+share of the messages, for the ingest to have stored its first batch, then starts the
+readers and, while they run, sends the consumer the rest of its messages, so both writers
+are still writing while the readers bring the read model up to date.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.events import to_record, validate_event
+from infra.kafka_producer import EventProducer
+from infra.settings import Settings
+from infra.simulate import load_profile, simulate, write_jsonl
+from infra.store import open_store
+from infra.views import CASE_COLUMNS
+from projections.report import build_report, report_to_json
+from tests.integration.conftest import (
+    REPO_ROOT,
+    CmmProcess,
+    Topics,
+    cmm_command,
+    cmm_env,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+READERS = 20
+YEAR = 2012
+AS_OF = "2013-01-31"
+PARTITIONS = 2
+REPORT = ["report", "--year", str(YEAR), "--as-of", AS_OF, "--format", "json"]
+# A mix of the readers an analyst and case workers run.
+READER_COMMANDS = [
+    REPORT,
+    ["cases", "--flagged", "--format", "json"],
+    REPORT,
+    ["cases", "--format", "json"],
+]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "sqlite":
+        return Settings(data_dir=tmp_path / "data")
+    dsn = request.getfixturevalue("pg_dsn")
+    return Settings(data_dir=tmp_path / "data", store="postgres", postgres_dsn=dsn)
+
+
+def _stored(settings: Settings, topic: str) -> tuple[int, int]:
+    """(events in the store, messages the consumer has stored: the sum of its positions)."""
+    with open_store(settings) as store:
+        counter: Any = getattr(store, "count_events")
+        consumed = sum(
+            store.position(f"kafka:{topic}:{partition}") or 0 for partition in range(PARTITIONS)
+        )
+        return int(counter()), consumed
+
+
+def _start_reader(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*cmm_command(), *command],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _answer(command: list[str], proc: subprocess.Popen[str]) -> Any:
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, f"{' '.join(command)} exited {proc.returncode}:\n{err[-8000:]}"
+    return json.loads(out)
+
+
+def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
+    settings: Settings, topics: Topics, tmp_path: Path, processes: list[CmmProcess]
+) -> None:
+    topics.create(partitions=PARTITIONS)
+    env = cmm_env(settings, topics)
+    profile = load_profile("cmm-2012")
+    ingested = list(simulate(profile, seed=61, scale=30))
+    consumed = list(simulate(profile, seed=62, scale=6))
+    source = tmp_path / "events.jsonl"
+    write_jsonl(ingested, source)
+    first, rest = consumed[: len(consumed) // 3], consumed[len(consumed) // 3 :]
+
+    # The projector, following the store from the start.
+    projector = CmmProcess(["project", "--follow"], env, tmp_path / "project.log")
+    processes.append(projector)
+
+    # The consumer, small batches, until it has every message; its first share sent now.
+    with EventProducer(topics.bootstrap, topics.events) as producer:
+        for event in first:
+            producer.send(event)
+    consumer = CmmProcess(
+        [
+            "consume",
+            *("--batch-size", "200", "--max-messages", str(len(consumed))),
+            *("--report-every", "0.5"),
+        ],
+        env,
+        tmp_path / "consume.log",
+    )
+    processes.append(consumer)
+    wait_until(
+        lambda: consumer.proc.poll() is not None or _stored(settings, topics.events)[1] >= len(first),
+        180,
+        "the consumer to store its first share",
+        interval=0.05,
+    )
+    assert consumer.proc.poll() is None, consumer.output()
+    before_ingest = _stored(settings, topics.events)[0]
+
+    ingest = CmmProcess(["ingest", str(source)], env, tmp_path / "ingest.log")
+    processes.append(ingest)
+    wait_until(
+        lambda: ingest.proc.poll() is not None or _stored(settings, topics.events)[0] > before_ingest,
+        120,
+        "the ingest to store its first batch",
+        interval=0.01,
+    )
+
+    commands = [READER_COMMANDS[i % len(READER_COMMANDS)] for i in range(READERS)]
+    readers = [_start_reader(c, env) for c in commands]
+    try:
+        # The rest for the consumer, while the readers run.
+        with EventProducer(topics.bootstrap, topics.events) as producer:
+            for event in rest:
+                producer.send(event)
+        answers = [_answer(c, r) for c, r in zip(commands, readers, strict=True)]
+    finally:
+        for reader in readers:
+            if reader.poll() is None:
+                reader.kill()
+                reader.wait()
+    assert ingest.wait(600) == 0, ingest.output()
+    assert consumer.wait(600) == 0, consumer.output()
+    assert projector.proc.poll() is None, projector.output()
+    projector.proc.send_signal(signal.SIGINT)
+    assert projector.wait(120) == 0, projector.output()
+
+    records = [to_record(validate_event(e)) for e in ingested + consumed]
+    oracle = report_to_json(build_report(records, YEAR, AS_OF))
+    people = sorted({r["person_ref"] for r in records if r.get("person_ref")})
+
+    # During the writes: a well-formed answer of some state of the store.
+    for command, answer in zip(commands, answers, strict=True):
+        if command[0] == "report":
+            assert set(answer) == set(oracle)
+            for name, rows in answer.items():
+                if oracle[name]:
+                    assert {tuple(row) for row in rows} <= {tuple(oracle[name][0])}, name
+        else:
+            assert isinstance(answer, list)
+            assert all(tuple(row) == CASE_COLUMNS for row in answer)
+            assert {row["person_ref"] for row in answer} <= set(people)
+            if "--flagged" in command:
+                assert all(row["flags"] for row in answer)
+
+    # Afterwards: exactly the oracle of everything written.
+    final = [_start_reader(c, env) for c in (REPORT, ["cases", "--format", "json"])]
+    report, cases = (_answer(c, r) for c, r in zip((REPORT, ["cases"]), final, strict=True))
+    assert report == oracle
+    assert sorted(row["person_ref"] for row in cases) == people
