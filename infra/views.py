@@ -33,7 +33,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple, cast
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder, SQLiteTransaction
 from eventsourcing.utils import get_topic
 from pydantic_core import from_json
 
@@ -832,29 +832,70 @@ def _fold_pool(count: int) -> Iterator[ProcessPoolExecutor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _ImmediateTransaction(SQLiteTransaction):
+    """eventsourcing's SQLite transaction (its commit, rollback and errors), begun
+    IMMEDIATE rather than deferred."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
 class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
     """The read model in SQLite, with eventsourcing's tracking table in the same file."""
 
+    @contextmanager
+    def _writing(self) -> Iterator[SQLiteCursor]:
+        """A write transaction begun with ``BEGIN IMMEDIATE``: it takes the write lock before
+        it reads anything, waiting (busy timeout) while an ingest, a consumer or another
+        view writes the file. eventsourcing's transactions begin deferred: one that has read
+        cannot wait for the write lock, and fails at once with "database is locked" if
+        another connection holds it, or has committed since the read."""
+        with (
+            self.datastore.get_connection(commit=True) as conn,
+            _ImmediateTransaction(conn, commit=True) as curs,
+            curs,
+        ):
+            yield curs
+
     def create_table(self) -> None:
-        super().create_table()  # eventsourcing's tracking table
+        """eventsourcing's tracking table and the read-model tables, in one transaction that
+        holds the write lock (:meth:`_writing`) when anything is missing; when all is there
+        (the common case) it only reads, and takes no lock."""
         with self.datastore.transaction(commit=False) as c:
-            if self.view_version(Cursor(c, "?")) == VIEW_SCHEMA_VERSION:
-                return  # the common case, which takes no lock
-        with self.datastore.transaction(commit=True) as c:
-            # A write first: it takes the write lock, and with it a snapshot that no other
-            # process's migration can be ahead of (reading first could leave this one stale).
-            c.execute("UPDATE view_schema SET version = version")
+            if self._tables_current(c):
+                return
+        with self._writing() as c:
+            # What eventsourcing's create_table looks up first, read in the write lock.
+            self.tracking_table_exists = self._has_table(c, "tracking")
+            self.tracking_migration_previous = self.tracking_migration_current = (
+                self._max_tracking_id(self.table_migration_identifier, c)
+                if self.tracking_table_exists
+                else None
+            )
+            self._create_table(c)  # eventsourcing's tracking table, and view_schema
             self.create_view_tables(Cursor(c, "?"))
+
+    @staticmethod
+    def _has_table(c: Any, name: str) -> bool:
+        c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return c.fetchone() is not None
+
+    def _tables_current(self, c: Any) -> bool:
+        return (
+            self._has_table(c, "tracking")
+            and self._has_table(c, "view_schema")
+            and bool(self._max_tracking_id(self.table_migration_identifier, c))
+            and self.view_version(Cursor(c, "?")) == VIEW_SCHEMA_VERSION
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), _CREATE_VIEW_SCHEMA]
 
     def apply(self, changes: Changes, tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            # A write first, as in create_table: the transaction takes the write lock before
-            # it reads, so it waits (busy timeout) for an ingest or a consumer writing the
-            # file instead of failing with "database is locked" on upgrading a read snapshot.
-            c.execute("UPDATE view_schema SET version = version")
+        # In the write lock from the start: it reads the streams it replaces.
+        with self._writing() as c:
             self.apply_changes(Cursor(c, "?"), changes, tracking.notification_id)
             self._insert_tracking(c, tracking)
 
@@ -881,11 +922,11 @@ class SQLiteLedgerView(SQLiteTrackingRecorder, ViewLogic):
         self, progress: Callable[[int, int], None] | None = None, workers: int | None = None
     ) -> tuple[int, int]:
         """Rebuild the whole read model from the store; returns (events read, position).
-        The first statement writes, so the transaction holds the write lock and its snapshot
-        is the store as it is now: nothing appended meanwhile is half-seen."""
+        The transaction holds the write lock from its start, so its snapshot is the store as
+        it is now: nothing appended meanwhile is half-seen."""
         connection: sqlite3.Connection | None = None
         try:
-            with self.datastore.transaction(commit=True) as c, _no_gc():
+            with self._writing() as c, _no_gc():
                 cursor = Cursor(c, "?")
                 cursor.execute("DELETE FROM cases")
                 # The scan is in stream order, not the order rows were appended: reads jump
