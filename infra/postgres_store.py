@@ -63,6 +63,8 @@ def _copy_text(value: str) -> str:
 # (re)create their tables, types and functions whenever they are constructed, and two
 # processes doing so at once fail ("tuple concurrently updated").
 DDL_LOCK_KEY = 0x636D6D5F646466  # "cmm_ddl"
+# The read model's update lock (``infra.readmodel.updating``, ``PostgresLedgerView``).
+VIEW_LOCK_KEY = 0x636D6D5F76696577  # "cmm_view"
 
 
 @contextmanager

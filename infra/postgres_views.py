@@ -13,7 +13,11 @@ Two ways keep it up to date, with the same projection code:
 
 Both track under the application name ``Ledger`` in ``ledger_projection_tracking`` (the
 tracking table eventsourcing names after the projection), so either can continue where the
-other stopped.
+other stopped. They also take turns: a catch-up runs under ``infra.readmodel.updating`` (a
+session advisory lock, ``VIEW_LOCK_KEY``), and the follower takes the same lock in each of
+its transactions, then skips an event that a catch-up has projected meanwhile. Without it a
+reader's catch-up and the follower both wrote the position, and one of them failed with
+"Failed to record tracking".
 """
 
 from __future__ import annotations
@@ -24,16 +28,21 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import uuid4
 
-from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    InterfaceError,
+    OperationalError,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import ProjectionRunner
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, retry
 from psycopg import Cursor as PgCursor
 from psycopg import sql
 from psycopg.rows import DictRow, tuple_row
 
 from infra.app import LedgerApplication
-from infra.postgres_store import create_tables, ddl_lock
+from infra.postgres_store import VIEW_LOCK_KEY, create_tables, ddl_lock
 from infra.settings import Settings
 from infra.views import Cursor, ViewLogic
 from projections.projection import Changes, LedgerProjection
@@ -54,10 +63,18 @@ class _PgCursor(Cursor):
 
 
 class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
-    """The read model in PostgreSQL, beside the store's ``ledger_events`` table."""
+    """The read model in PostgreSQL, beside the store's ``ledger_events`` table.
+
+    ``takes_turns``: each update first takes the read model's update lock for its
+    transaction and does nothing if the position is already at or past its own (the
+    ProjectionRunner's view, which catch-ups overtake). A view opened by
+    :func:`open_postgres_view` is for a catch-up whose caller holds the lock for the
+    session (``infra.readmodel.updating``) and does not: asking for it again from another
+    connection would wait for itself."""
 
     events_table = f"{LedgerApplication.name.lower()}_events"
     position_column = "notification_id"
+    takes_turns = True
 
     def _create_table(self, curs: PgCursor[DictRow]) -> None:
         # Under the DDL lock (``open_postgres_view``): one process at a time migrates.
@@ -84,10 +101,30 @@ class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
         ):
             yield curs
 
+    def _overtaken(self, curs: PgCursor[Any], tracking: Tracking) -> bool:
+        """Take the update lock for this transaction (if this view takes turns); True if
+        the tracked position is already at or past ``tracking``'s."""
+        if not self.takes_turns:
+            return False
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (VIEW_LOCK_KEY,))
+        # eventsourcing's query (its _max_tracking_id reads dict rows; these are tuples).
+        curs.execute(self.max_tracking_id_statement, (tracking.application_name,))
+        row = curs.fetchone()
+        position = None if row is None else row[0]
+        return position is not None and position >= tracking.notification_id
+
     def apply(self, changes: Changes, tracking: Tracking) -> None:
         with self._transaction(commit=True) as curs:
+            if self._overtaken(curs, tracking):
+                return
             self.apply_changes(_PgCursor(curs, "%s"), changes, tracking.notification_id)
             self._insert_tracking(curs, tracking)  # type: ignore[arg-type]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as eventsourcing's
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self._transaction(commit=True) as curs:
+            if not self._overtaken(curs, tracking):
+                self._insert_tracking(curs, tracking)  # type: ignore[arg-type]
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._transaction(commit=False) as curs:
@@ -125,6 +162,7 @@ def open_postgres_view(settings: Settings) -> PostgresLedgerView:
     with ddl_lock(settings.postgres_dsn):
         view = factory.tracking_recorder(PostgresLedgerView)
     assert isinstance(view, PostgresLedgerView)
+    view.takes_turns = False  # the catch-up's caller holds the update lock
     return view
 
 

@@ -133,9 +133,6 @@ def read_inputs(view: Any, as_of: str) -> ReportInputs:
     )
 
 
-VIEW_LOCK_KEY = 0x636D6D5F76696577  # "cmm_view": the PostgreSQL advisory lock of the read model
-
-
 @contextmanager
 def updating(settings: Settings) -> Iterator[None]:
     """Hold the read model's update lock: at most one process at a time opens the read model
@@ -145,9 +142,10 @@ def updating(settings: Settings) -> Iterator[None]:
     second got "database is locked" (a deferred transaction cannot wait for the write lock
     once it has read), on PostgreSQL the second failed to record its tracking position. An
     exclusive lock on a file beside the events (SQLite) or a session advisory lock
-    (PostgreSQL) serialises them. Reading the rows afterwards needs no lock."""
+    (PostgreSQL, ``VIEW_LOCK_KEY``, which the ProjectionRunner's view also takes for each
+    of its updates) serialises them. Reading the rows afterwards needs no lock."""
     if settings.store == "postgres":
-        from infra.postgres_store import ddl_lock
+        from infra.postgres_store import VIEW_LOCK_KEY, ddl_lock
 
         assert settings.postgres_dsn is not None
         with ddl_lock(settings.postgres_dsn, VIEW_LOCK_KEY):

@@ -23,9 +23,10 @@ import pytest
 
 from domain.events import to_record, validate_event
 from infra.kafka_producer import EventProducer
+from infra.postgres_store import PostgresEventStore
 from infra.settings import Settings
 from infra.simulate import load_profile, simulate, write_jsonl
-from infra.store import open_store
+from infra.store import SQLiteEventStore, open_store
 from infra.views import CASE_COLUMNS
 from projections.report import build_report, report_to_json
 from tests.integration.conftest import (
@@ -64,11 +65,11 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 def _stored(settings: Settings, topic: str) -> tuple[int, int]:
     """(events in the store, messages the consumer has stored: the sum of its positions)."""
     with open_store(settings) as store:
-        counter: Any = getattr(store, "count_events")
+        assert isinstance(store, SQLiteEventStore | PostgresEventStore)
         consumed = sum(
             store.position(f"kafka:{topic}:{partition}") or 0 for partition in range(PARTITIONS)
         )
-        return int(counter()), consumed
+        return store.count_events(), consumed
 
 
 def _start_reader(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -118,19 +119,22 @@ def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
         tmp_path / "consume.log",
     )
     processes.append(consumer)
+
+    def stored() -> tuple[int, int]:
+        return _stored(settings, topics.events)
+
     wait_until(
-        lambda: consumer.proc.poll() is not None or _stored(settings, topics.events)[1] >= len(first),
+        lambda: consumer.proc.poll() is not None or stored()[1] >= len(first),
         180,
         "the consumer to store its first share",
-        interval=0.05,
     )
     assert consumer.proc.poll() is None, consumer.output()
-    before_ingest = _stored(settings, topics.events)[0]
+    before_ingest = stored()[0]
 
     ingest = CmmProcess(["ingest", str(source)], env, tmp_path / "ingest.log")
     processes.append(ingest)
     wait_until(
-        lambda: ingest.proc.poll() is not None or _stored(settings, topics.events)[0] > before_ingest,
+        lambda: ingest.proc.poll() is not None or stored()[0] > before_ingest,
         120,
         "the ingest to store its first batch",
         interval=0.01,
