@@ -101,10 +101,6 @@ def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
     write_jsonl(ingested, source)
     first, rest = consumed[: len(consumed) // 3], consumed[len(consumed) // 3 :]
 
-    # The projector, following the store from the start.
-    projector = CmmProcess(["project", "--follow"], env, tmp_path / "project.log")
-    processes.append(projector)
-
     # The consumer, small batches, until it has every message; its first share sent now.
     with EventProducer(topics.bootstrap, topics.events) as producer:
         for event in first:
@@ -142,7 +138,14 @@ def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
 
     commands = [READER_COMMANDS[i % len(READER_COMMANDS)] for i in range(READERS)]
     readers = [_start_reader(c, env) for c in commands]
+    # Still writing: the consumer waits for the rest of its messages, sent below.
+    assert consumer.proc.poll() is None, consumer.output()
+    print(f"ingest still running when the readers started: {ingest.proc.poll() is None}")
     try:
+        # The projector too, while the readers bring the read model up to date (its first
+        # open sees no read model yet, as the first reader's does).
+        projector = CmmProcess(["project", "--follow"], env, tmp_path / "project.log")
+        processes.append(projector)
         # The rest for the consumer, while the readers run.
         with EventProducer(topics.bootstrap, topics.events) as producer:
             for event in rest:
