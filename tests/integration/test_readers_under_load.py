@@ -83,10 +83,24 @@ def _start_reader(command: list[str], env: dict[str, str]) -> subprocess.Popen[s
     )
 
 
-def _answer(command: list[str], proc: subprocess.Popen[str]) -> Any:
-    out, err = proc.communicate(timeout=900)
-    assert proc.returncode == 0, f"{' '.join(command)} exited {proc.returncode}:\n{err[-8000:]}"
-    return json.loads(out)
+def _answers(commands: list[list[str]], procs: list[subprocess.Popen[str]]) -> list[Any]:
+    """Each reader's answer (its JSON output); fails naming every reader that failed, with
+    the last line of its error, and the first one's whole traceback."""
+    outputs = []
+    for command, proc in zip(commands, procs, strict=True):
+        out, err = proc.communicate(timeout=900)
+        outputs.append((command, proc.returncode, out, err))
+    failed = [(c, code, err) for c, code, _out, err in outputs if code != 0]
+    lines = [
+        f"{' '.join(c)} exited {code}: {(err.strip() or '-').splitlines()[-1]}"
+        for c, code, err in failed
+    ]
+    assert not failed, (
+        f"{len(failed)} of {len(procs)} readers failed:\n"
+        + "\n".join(lines)
+        + f"\n\nthe first:\n{failed[0][2][-3000:]}"
+    )
+    return [json.loads(out) for _c, _code, out, _err in outputs]
 
 
 def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
@@ -150,7 +164,7 @@ def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
         with EventProducer(topics.bootstrap, topics.events) as producer:
             for event in rest:
                 producer.send(event)
-        answers = [_answer(c, r) for c, r in zip(commands, readers, strict=True)]
+        answers = _answers(commands, readers)
     finally:
         for reader in readers:
             if reader.poll() is None:
@@ -181,7 +195,7 @@ def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
                 assert all(row["flags"] for row in answer)
 
     # Afterwards: exactly the oracle of everything written.
-    final = [_start_reader(c, env) for c in (REPORT, ["cases", "--format", "json"])]
-    report, cases = (_answer(c, r) for c, r in zip((REPORT, ["cases"]), final, strict=True))
+    last = [REPORT, ["cases", "--format", "json"]]
+    report, cases = _answers(last, [_start_reader(c, env) for c in last])
     assert report == oracle
     assert sorted(row["person_ref"] for row in cases) == people
