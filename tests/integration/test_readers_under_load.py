@@ -109,8 +109,8 @@ def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
     topics.create(partitions=PARTITIONS)
     env = cmm_env(settings, topics)
     profile = load_profile("cmm-2012")
-    ingested = list(simulate(profile, seed=61, scale=30))
-    consumed = list(simulate(profile, seed=62, scale=6))
+    ingested = list(simulate(profile, seed=61, scale=12))
+    consumed = list(simulate(profile, seed=62, scale=4))
     source = tmp_path / "events.jsonl"
     write_jsonl(ingested, source)
     first, rest = consumed[: len(consumed) // 3], consumed[len(consumed) // 3 :]
