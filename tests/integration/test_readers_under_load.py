@@ -8,14 +8,22 @@ equal the in-memory oracle of all the events written.
 Nothing sleeps to synchronise: the test waits for the consumer to have stored its first
 share of the messages, for the ingest to have stored its first batch, then starts the
 readers and, while they run, sends the consumer the rest of its messages, so both writers
-are still writing while the readers bring the read model up to date.
+are still writing while the readers bring the read model up to date. On SQLite the readers
+start while the test holds the store's write lock, as a writer mid-batch does, until one of
+them waits for it (sleeps in SQLite's busy handler, read from /proc) or fails: the first
+open creates the read-model tables, and must wait rather than fail with "database is
+locked".
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +78,37 @@ def _stored(settings: Settings, topic: str) -> tuple[int, int]:
             store.position(f"kafka:{topic}:{partition}") or 0 for partition in range(PARTITIONS)
         )
         return store.count_events(), consumed
+
+
+@contextmanager
+def _mid_batch(settings: Settings) -> Iterator[None]:
+    """On SQLite, hold the store's write lock for the block, as a writer does in the middle
+    of a batch: the ingest and the consumer write small batches with pauses between, and
+    the first reader must meet one mid-batch to show that it waits for it."""
+    if settings.store != "sqlite":
+        yield
+        return
+    db = sqlite3.connect(settings.sqlite_path, timeout=60.0, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        yield
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+# x86-64 and arm64 numbers of the system calls SQLite's busy handler sleeps in (usleep).
+_SLEEPS = {35, 230} if os.uname().machine == "x86_64" else {101, 115}
+
+
+def _sleeping(pid: int) -> bool:
+    """True while the process sleeps (read from /proc, never from the code under test): a
+    reader only sleeps in SQLite's busy handler, waiting for the write lock."""
+    try:
+        call = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return False
+    return bool(call) and call[0].isdigit() and int(call[0]) in _SLEEPS
 
 
 def _start_reader(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -151,7 +190,14 @@ def test_twenty_readers_answer_while_an_ingest_and_a_consumer_write(
     )
 
     commands = [READER_COMMANDS[i % len(READER_COMMANDS)] for i in range(READERS)]
-    readers = [_start_reader(c, env) for c in commands]
+    with _mid_batch(settings):
+        readers = [_start_reader(c, env) for c in commands]
+        if settings.store == "sqlite":
+            wait_until(
+                lambda: any(r.poll() is not None or _sleeping(r.pid) for r in readers),
+                120,
+                "a reader to wait for the write lock (or to fail)",
+            )
     # Still writing: the consumer waits for the rest of its messages, sent below.
     assert consumer.proc.poll() is None, consumer.output()
     print(f"ingest still running when the readers started: {ingest.proc.poll() is None}")
