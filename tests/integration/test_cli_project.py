@@ -10,6 +10,7 @@ import pytest
 
 import infra.readmodel
 from infra import cli
+from infra.store import SQLiteEventStore
 
 
 def test_interrupt_during_the_first_catch_up_exits_130_with_a_message(
@@ -19,6 +20,7 @@ def test_interrupt_during_the_first_catch_up_exits_130_with_a_message(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(infra.readmodel, "catch_up", interrupted)
+    SQLiteEventStore(tmp_path / "events.sqlite3").close()  # a store, still empty
     code = cli.main(["project", "--follow", "--data-dir", str(tmp_path), "--store", "sqlite"])
     assert code == cli.EXIT_INTERRUPTED
     assert "interrupted before the first catch-up ended" in capsys.readouterr().err
