@@ -208,10 +208,9 @@ def print_tables(
 ) -> None:
     """The report as tables for a person: labels and titles, measures with no value left
     out, and a wide table turned (its columns as rows) so that it fits the terminal."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out)
+    console = _console_for(out)
     heading = (
         f"CMM Ledger: annual report {year}, as known on {as_of}"
         if lang == "en"
@@ -233,6 +232,24 @@ def print_tables(
         for row in rows:
             grid.add_row(*row)
         console.print(grid)
+
+
+def _pipe_aware_console_class() -> type:
+    from rich.console import Console
+
+    class PipeAwareConsole(Console):
+        """A closed pipe (``cmm report | head``) is the command's to handle, with the exit
+        status it documents; rich's own handling would exit with status 1."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return PipeAwareConsole
+
+
+def _console_for(out: TextIO) -> Any:
+    return _pipe_aware_console_class()(file=out)
 
 
 FOLD_COLUMNS = 7

@@ -87,13 +87,16 @@ def test_out_in_a_missing_folder_is_refused(data: Path, tmp_path: Path) -> None:
     assert not target.parent.exists()
 
 
-def test_output_closed_early_is_no_error(data: Path) -> None:
-    """``cmm report | head``: here the reading end is closed before cmm writes a byte."""
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "unbuffered"])
+def test_output_closed_early_is_no_error(data: Path, unbuffered: str) -> None:
+    """``cmm report | head``: here the reading end is closed before cmm writes a byte.
+    Unbuffered, the failing write happens inside the table printer, not at the final flush."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     script = Path(sys.executable).parent / "cmm"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "infra.cli"]
     env = {**os.environ, "CMM_STORE": "sqlite", "CMM_DATA_DIR": str(data)}
+    env["PYTHONUNBUFFERED"] = unbuffered
     try:
         result = subprocess.run(
             [*command, *REPORT],
