@@ -45,8 +45,8 @@ import pandas as pd
 import polars as pl
 
 from bench.common import emit, log
-from privacy.mechanisms import TableSpec, table_specs
-from privacy.params import PERSON_TABLES, TABLES, PrivacyParams
+from privacy.mechanisms import HistogramSpec, table_specs
+from privacy.params import PERSON_TABLES, RELEASED_TABLES, PrivacyParams
 from privacy.release import prepare_release, released_values
 from simulation.simulate import simulated_inputs
 
@@ -63,11 +63,11 @@ def _persons(facts: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values("assessed_on", kind="stable").drop_duplicates("person_ref", keep="last")
 
 
-def key_column(spec: TableSpec) -> str:
+def key_column(spec: HistogramSpec) -> str:
     return f"key_{spec.name}"
 
 
-def keyed_persons(facts: pd.DataFrame, specs: Mapping[str, TableSpec]) -> pl.DataFrame:
+def keyed_persons(facts: pd.DataFrame, specs: Mapping[str, HistogramSpec]) -> pl.DataFrame:
     """The persons with one cell key per person table (null where a table's filter drops the
     person), built from each table's public definition: key columns, filters, recoding."""
     persons = _persons(facts)
@@ -87,13 +87,13 @@ def keyed_persons(facts: pd.DataFrame, specs: Mapping[str, TableSpec]) -> pl.Dat
     return pl.DataFrame(columns, schema={c: pl.String for c in columns})
 
 
-def exact_counts(persons: pl.DataFrame, spec: TableSpec) -> np.ndarray:
+def exact_counts(persons: pl.DataFrame, spec: HistogramSpec) -> np.ndarray:
     counted = dict(persons.get_column(key_column(spec)).drop_nulls().value_counts().iter_rows())
     return np.asarray([counted.get(c, 0) for c in spec.categories])
 
 
 def baseline_measurements(
-    persons: pl.DataFrame, specs: Mapping[str, TableSpec], epsilon: float
+    persons: pl.DataFrame, specs: Mapping[str, HistogramSpec], epsilon: float
 ) -> dict[str, tuple[Any, int]]:
     """The baseline's measurement of each person table, built once through OpenDP's Context
     API (which searches the scale), with its stated margin. Each call of a measurement is a
@@ -125,7 +125,7 @@ def baseline_measurements(
 
 
 def baseline_release(
-    persons: pl.DataFrame, specs: Mapping[str, TableSpec], plans: Mapping[str, tuple[Any, int]]
+    persons: pl.DataFrame, specs: Mapping[str, HistogramSpec], plans: Mapping[str, tuple[Any, int]]
 ) -> dict[str, np.ndarray]:
     """One plain OpenDP release of the person tables, clamped at zero."""
     values: dict[str, np.ndarray] = {}
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     persons = keyed_persons(inputs.facts, specs)
     # The truth, counted here from the rows; it must equal what the release counts.
     exact_rows = released_values(dict(prepared._exact), YEAR, params)
-    truth = {name: np.asarray(exact_rows[name].values) for name in TABLES}
+    truth = {name: np.asarray(exact_rows[name].values) for name in RELEASED_TABLES}
     for name in PERSON_TABLES:
         counted = exact_counts(persons, specs[name])
         if not np.array_equal(counted, truth[name]):
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     plans = baseline_measurements(persons, specs, epsilon_person)
-    ours = {name: Tally(truth[name]) for name in TABLES}
+    ours = {name: Tally(truth[name]) for name in RELEASED_TABLES}
     base = {name: Tally(truth[name]) for name in PERSON_TABLES}
     ours_s = base_s = 0.0
     for i in range(args.releases):
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         t2 = time.perf_counter()
         ours_s += t1 - t0
         base_s += t2 - t1
-        for name in TABLES:
+        for name in RELEASED_TABLES:
             table = released[name]
             ours[name].add(np.asarray(table.values), np.asarray(table.moe95), params.threshold)
         for name in PERSON_TABLES:
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     missed: list[str] = []
     mae_sum = base_sum = 0.0
-    for name in TABLES:
+    for name in RELEASED_TABLES:
         mine = ours[name].figures()
         theirs = base[name].figures() if name in base else {}
         if not mine:

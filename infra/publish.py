@@ -21,9 +21,7 @@ No new release of the year can spend while one is pending.
 
 from __future__ import annotations
 
-import csv
 import getpass
-import importlib
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -32,8 +30,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
-
-import pandas as pd
 
 from infra.budget_store import BudgetLedger, BudgetNotAllocated, open_budget_ledger
 from infra.package_out import stage
@@ -253,49 +249,11 @@ def _package_release_id(out_dir: Path) -> str | None:
 
 
 def write_release(release: Release, out_dir: Path) -> Path:
-    """Write with ``privacy.package.write_package`` when it is available, else plain CSVs and
-    ``metadata.json``. Post-processing only: publishes exactly the release's cells."""
-    writer = _package_writer()
-    if writer is not None:
-        return writer(release, out_dir)
-    return _write_plain(release, out_dir)
+    """Write the release's data package (``privacy.package.write_package``). Post-processing
+    only: publishes exactly the release's cells."""
+    from privacy.package import write_package
 
-
-def _package_writer() -> Callable[[Release, Path], Path] | None:
-    try:
-        module = importlib.import_module("privacy.package")
-    except ModuleNotFoundError as error:
-        # Only a missing part of the package writer means "not there yet"; anything else is
-        # a real error.
-        if error.name and error.name.startswith("privacy."):
-            return None
-        raise
-    writer: Callable[[Release, Path], Path] = module.write_package
-    return writer
-
-
-def _write_plain(release: Release, out_dir: Path) -> Path:
-    """Fallback: one CSV per table (count empty where suppressed) and ``metadata.json``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, table in release.tables.items():
-        with (out_dir / f"{name}.csv").open("w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(list(table.columns))
-            for row in table.itertuples(index=False):
-                writer.writerow(["" if _missing(v) else v for v in row])
-    target = out_dir / "metadata.json"
-    target.write_text(
-        json.dumps(release.metadata, indent=2, ensure_ascii=False, default=str) + "\n",
-        encoding="utf-8",
-    )
-    return target
-
-
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+    return write_package(release, out_dir)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -123,8 +123,8 @@ _CREATE_INDEXES = tuple(
 )
 _CASE_TABLES = frozenset({"facts", "contacts", "cases"})
 
-TABLES: tuple[str, ...] = tuple(_ddl(t, columns) for t, columns in TABLE_COLUMNS.items())
-SCHEMA: tuple[str, ...] = (*TABLES, *_CREATE_INDEXES)
+TABLE_DDL: tuple[str, ...] = tuple(_ddl(t, columns) for t, columns in TABLE_COLUMNS.items())
+SCHEMA: tuple[str, ...] = (*TABLE_DDL, *_CREATE_INDEXES)
 
 _CREATE_VIEW_SCHEMA = "CREATE TABLE IF NOT EXISTS view_schema (version BIGINT NOT NULL)"
 
@@ -539,7 +539,7 @@ def _hotline_outreach_rows(
     return hotline, outreach
 
 
-def log_rows(records: list[LogRecord]) -> LogRows:
+def log_view_rows(records: list[LogRecord]) -> LogRows:
     """Every row of the log tables when ``records`` are all the log records there are (a
     rebuild; runs in a fold worker there)."""
     with _no_gc():
@@ -646,7 +646,7 @@ def _as_database(counted: tuple[int, Folded]) -> tuple[int, Folded | FoldedDatab
         db.close()
         return counted
     try:
-        for statement in TABLES:
+        for statement in TABLE_DDL:
             db.execute(statement)
         for table, rows in zip(VIEW_TABLES, (facts, contacts, cases, *logs), strict=True):
             db.executemany(_INSERT[table], rows)
@@ -694,7 +694,7 @@ def _log_folded(records: list[LogRecord]) -> tuple[LogRows, list[LogRecord]]:
     """The log rows of ``records``, and those that are corrections (their targets may be in
     other batches: the caller projects those targets again)."""
     corrections = [(p, r) for p, r in records if r["type"] == "CorrectionRecorded"]
-    return log_rows(records), corrections
+    return log_view_rows(records), corrections
 
 
 def fold_streams(batch: list[Stream]) -> Folded:

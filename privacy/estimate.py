@@ -59,8 +59,8 @@ import numpy.typing as npt
 from scipy.linalg import null_space
 from scipy.signal import fftconvolve
 
-from privacy.mechanisms import TableSpec, discrete_laplace_variance, plan_table, table_specs
-from privacy.params import MARGIN_OF, MEASURED_TABLES, TABLES, PrivacyParams
+from privacy.mechanisms import HistogramSpec, discrete_laplace_variance, plan_table, table_specs
+from privacy.params import MARGIN_OF, MEASURED_TABLES, RELEASED_TABLES, PrivacyParams
 
 __all__ = [
     "GRID",
@@ -127,16 +127,16 @@ class Layout:
         return [int(v) for v in values[start:stop]]
 
 
-def _offsets(specs: Mapping[str, TableSpec]) -> dict[str, tuple[int, int]]:
+def _offsets(specs: Mapping[str, HistogramSpec]) -> dict[str, tuple[int, int]]:
     offsets: dict[str, tuple[int, int]] = {}
     at = 0
-    for name in TABLES:
+    for name in RELEASED_TABLES:
         offsets[name] = (at, at + len(specs[name].cells))
         at += len(specs[name].cells)
     return offsets
 
 
-def _coarse_index(fine: TableSpec, coarse: TableSpec) -> list[int]:
+def _coarse_index(fine: HistogramSpec, coarse: HistogramSpec) -> list[int]:
     """For each cell of ``fine``, the index of the ``coarse`` cell it falls in (the coarse
     dimensions are a subset of the fine ones)."""
     where = [fine.dims.index(d) for d in coarse.dims]
@@ -145,7 +145,7 @@ def _coarse_index(fine: TableSpec, coarse: TableSpec) -> list[int]:
 
 
 def _constraints(
-    specs: Mapping[str, TableSpec], offsets: Mapping[str, tuple[int, int]], n: int
+    specs: Mapping[str, HistogramSpec], offsets: Mapping[str, tuple[int, int]], n: int
 ) -> tuple[npt.NDArray[np.float64], list[_Rounding], dict[str, int]]:
     rows: list[npt.NDArray[np.float64]] = []
     rounding: list[_Rounding] = []
@@ -159,7 +159,7 @@ def _constraints(
         row[parent] = -1.0
         rows.append(row)
 
-    for name in TABLES:
+    for name in RELEASED_TABLES:
         spec = specs[name]
         start, stop = offsets[name]
         cells = tuple(range(start, stop))
@@ -225,7 +225,7 @@ def _layout(year: int, epsilons: tuple[tuple[str, float], ...], alpha: float) ->
     variances = 1.0 / weight
     std = np.sqrt((fit**2) @ variances)
     sum_moe: dict[str, int] = {}
-    for name in TABLES:
+    for name in RELEASED_TABLES:
         if specs[name].total.kind == "sum":
             start, stop = offsets[name]
             sum_moe[name] = margin_of_error(fit[start:stop].sum(axis=0), scale, alpha)

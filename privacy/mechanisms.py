@@ -58,7 +58,7 @@ from domain.codes import (
     SupportStatus,
 )
 from domain.countries import COUNTRIES, Region
-from privacy.params import LISTED_CITIZENSHIPS, TABLES, UNIT_OF, Unit
+from privacy.params import LISTED_CITIZENSHIPS, RELEASED_TABLES, UNIT_OF, Unit
 
 dp.enable_features("contrib")
 
@@ -95,7 +95,7 @@ class TotalRule:
 
 
 @dataclass(frozen=True, slots=True)
-class TableSpec:
+class HistogramSpec:
     """A public table: its dimensions and every cell, from the code lists only."""
 
     name: str
@@ -155,7 +155,7 @@ def _spec(
     total: TotalRule,
     contribution: str,
     recode: Mapping[str, Mapping[str, str]] | None = None,
-) -> TableSpec:
+) -> HistogramSpec:
     """``keys`` maps each key column of the bounded rows to the dimension holding its code
     (default: every dimension is a column of the same name)."""
     key_map = dict(keys) if keys is not None else {d: d for d in dims}
@@ -165,7 +165,7 @@ def _spec(
     categories = tuple(KEY_SEPARATOR.join(c[i] for i in key_index) for c in frozen_cells)
     if len(set(categories)) != len(categories):
         raise ValueError(f"table {name!r} has duplicate cells")
-    return TableSpec(
+    return HistogramSpec(
         name,
         source,
         tuple(dims),
@@ -201,9 +201,10 @@ def citizenship_recode() -> dict[str, str]:
     }
 
 
-def table_specs(year: int) -> dict[str, TableSpec]:
-    """Every public table of ``year``'s release, in ``TABLES`` order (a table's total may come
-    from an earlier table). All cells are public: they depend on the code lists and the year."""
+def table_specs(year: int) -> dict[str, HistogramSpec]:
+    """Every public table of ``year``'s release, in ``RELEASED_TABLES`` order (a table's
+    total may come from an earlier table). All cells are public: they depend on the code
+    lists and the year."""
     victims_total = TotalRule("parent", "victims_by_year", str(year))
     labour_total = TotalRule("parent", "by_exploitation", ExploitationForm.FORCED_LABOUR.value)
     labour = (("exploitation", ExploitationForm.FORCED_LABOUR.value),)
@@ -332,7 +333,7 @@ def table_specs(year: int) -> dict[str, TableSpec]:
         ),
     ]
     out = {s.name: s for s in specs}
-    assert tuple(out) == TABLES
+    assert tuple(out) == RELEASED_TABLES
     return out
 
 
@@ -407,7 +408,7 @@ def outreach_rows(outreach: pd.DataFrame, year: int) -> pl.DataFrame:
 # Exact counts (no noise; never released as such)
 
 
-def _keys_of(frame: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
+def _keys_of(frame: pl.LazyFrame, spec: HistogramSpec) -> pl.LazyFrame:
     """One category key per bounded row that passes the table's filters."""
     for column, value in spec.where:
         frame = frame.filter(pl.col(column) == value)
@@ -421,7 +422,7 @@ def _keys_of(frame: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
     return frame.select(key.alias("key"))
 
 
-def _vector(spec: TableSpec, counted: Mapping[str, int]) -> list[int]:
+def _vector(spec: HistogramSpec, counted: Mapping[str, int]) -> list[int]:
     unexpected = sorted(set(counted) - set(spec.categories))
     if unexpected:
         raise ValueError(
@@ -431,14 +432,16 @@ def _vector(spec: TableSpec, counted: Mapping[str, int]) -> list[int]:
     return [int(counted.get(c, 0)) for c in spec.categories]
 
 
-def exact_counts(spec: TableSpec, bounded: pl.DataFrame) -> list[int]:
+def exact_counts(spec: HistogramSpec, bounded: pl.DataFrame) -> list[int]:
     """Counts per category of the bounded rows, in ``spec.categories`` order: the same
     function as OpenDP's ``make_count_by_categories(null_category=False)`` on
     :func:`category_keys`."""
     return exact_counts_many([spec], bounded)[spec.name]
 
 
-def exact_counts_many(specs: Sequence[TableSpec], bounded: pl.DataFrame) -> dict[str, list[int]]:
+def exact_counts_many(
+    specs: Sequence[HistogramSpec], bounded: pl.DataFrame
+) -> dict[str, list[int]]:
     """:func:`exact_counts` of several tables over the same rows, as one parallel polars
     query per table."""
     rows = bounded.lazy()
@@ -450,13 +453,13 @@ def exact_counts_many(specs: Sequence[TableSpec], bounded: pl.DataFrame) -> dict
     return out
 
 
-def category_keys(spec: TableSpec, bounded: pl.DataFrame) -> list[str]:
+def category_keys(spec: HistogramSpec, bounded: pl.DataFrame) -> list[str]:
     """The per-row category keys that OpenDP's counting transformation takes as input."""
     keys: list[str] = _keys_of(bounded.lazy(), spec).collect().get_column("key").to_list()
     return keys
 
 
-def outreach_counts(spec: TableSpec, logs: pl.DataFrame, persons: pl.DataFrame) -> list[int]:
+def outreach_counts(spec: HistogramSpec, logs: pl.DataFrame, persons: pl.DataFrame) -> list[int]:
     """Sum of each additive measure per (place, measure), and the year's victims per place of
     first contact (``assessed_victims``; persons without a place are in no cell)."""
     sums = logs.group_by("place", "measure").agg(pl.col("value").sum())
@@ -561,7 +564,7 @@ def _plan(
     )
 
 
-def plan_table(spec: TableSpec, epsilon: float, alpha: float) -> TablePlan:
+def plan_table(spec: HistogramSpec, epsilon: float, alpha: float) -> TablePlan:
     """The checked OpenDP measurement for ``spec`` at ``epsilon`` (pure DP). Depends only on
     public information (categories, epsilon, alpha), so plans are cached across releases."""
     return _plan(spec.name, spec.categories, spec.source != "outreach", epsilon, alpha)

@@ -60,14 +60,16 @@ PERSON_TABLES: Final[tuple[str, ...]] = (
 )
 HOTLINE_TABLES: Final[tuple[str, ...]] = ("hotline_by_caller", "hotline_police_by_reason")
 OUTREACH_TABLES: Final[tuple[str, ...]] = ("outreach_activity",)
-TABLES: Final[tuple[str, ...]] = PERSON_TABLES + HOTLINE_TABLES + OUTREACH_TABLES
+RELEASED_TABLES: Final[tuple[str, ...]] = PERSON_TABLES + HOTLINE_TABLES + OUTREACH_TABLES
 """Every public report table, in release order (a table's total comes from an earlier one)."""
 
 DERIVED_TABLES: Final[tuple[str, ...]] = ("victims_by_year", "labour_by_industry")
 """Tables published from the joint fit of the others, with no measurement (and no epsilon) of
 their own: the year's total, and the forced-labour margin by industry."""
 
-MEASURED_TABLES: Final[tuple[str, ...]] = tuple(t for t in TABLES if t not in DERIVED_TABLES)
+MEASURED_TABLES: Final[tuple[str, ...]] = tuple(
+    t for t in RELEASED_TABLES if t not in DERIVED_TABLES
+)
 """What the budget pays for, one measurement each, in release order. The weights, the ledger's
 spends and ``Prepared.epsilons`` name exactly these."""
 

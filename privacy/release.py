@@ -39,8 +39,8 @@ import pandas as pd
 from domain.codes import CODE_LIST_VERSION
 from privacy.estimate import Layout, estimate, layout, release_values, round_estimate
 from privacy.mechanisms import (
+    HistogramSpec,
     TablePlan,
-    TableSpec,
     bound_calls,
     bound_persons,
     exact_counts_many,
@@ -51,7 +51,7 @@ from privacy.mechanisms import (
     table_specs,
 )
 from privacy.model import Release
-from privacy.params import DERIVED_TABLES, MEASURED_TABLES, TABLES, PrivacyParams
+from privacy.params import DERIVED_TABLES, MEASURED_TABLES, RELEASED_TABLES, PrivacyParams
 from privacy.postprocess import display, publish_cells
 
 __all__ = [
@@ -250,7 +250,7 @@ def release_from_measurements(
 
     tables: dict[str, pd.DataFrame] = {}
     table_meta: dict[str, dict[str, Any]] = {}
-    for name in TABLES:
+    for name in RELEASED_TABLES:
         spec = specs[name]
         plan = plans.get(name)
         counts = fit.cells(values, name)
@@ -338,7 +338,8 @@ def released_values(
     fit = layout(year, params)
     values = release_values(fit, noisy)
     return {
-        name: ReleasedTable(fit.cells(values, name), fit.cells(fit.moe95, name)) for name in TABLES
+        name: ReleasedTable(fit.cells(values, name), fit.cells(fit.moe95, name))
+        for name in RELEASED_TABLES
     }
 
 
@@ -354,7 +355,7 @@ def expected_accuracy(year: int, params: PrivacyParams | None = None) -> dict[st
     specs = table_specs(year)
     fit = layout(year, params)
     out: dict[str, dict[str, Any]] = {}
-    for name in TABLES:
+    for name in RELEASED_TABLES:
         margins = fit.cells(fit.moe95, name)
         start, stop = fit.offsets[name]
         out[name] = {
@@ -372,7 +373,9 @@ def expected_accuracy(year: int, params: PrivacyParams | None = None) -> dict[st
 _DERIVED = "none of its own: derived from the joint fit of the measured tables (epsilon 0)"
 
 
-def _check_measurements(noisy: Mapping[str, Sequence[int]], specs: Mapping[str, TableSpec]) -> None:
+def _check_measurements(
+    noisy: Mapping[str, Sequence[int]], specs: Mapping[str, HistogramSpec]
+) -> None:
     missing = [name for name in MEASURED_TABLES if name not in noisy]
     if missing:
         raise ValueError(f"no measurement for table(s) {', '.join(missing)}")
@@ -385,7 +388,7 @@ def _check_measurements(noisy: Mapping[str, Sequence[int]], specs: Mapping[str, 
 
 
 def _total(
-    spec: TableSpec, fit: Layout, values: npt.NDArray[np.int64], rounded: npt.NDArray[np.int64]
+    spec: HistogramSpec, fit: Layout, values: npt.NDArray[np.int64], rounded: npt.NDArray[np.int64]
 ) -> tuple[int | None, int | None, str]:
     """(released total or None, its margin, how the total was chosen). A ``sum`` total is
     the sum of the table's rounded cells before negatives are shown as 0 (the rounded fitted
