@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,16 +19,27 @@ DEFAULT_MAX_YEAR_EPSILON = 10.0
 """Twice the default year budget: room for a second look, not for near-exact counts."""
 
 
-def _max_epsilon(raw: str | None) -> float:
+def _number(raw: str | None, default: float, fits: Callable[[float], bool], what: str) -> float:
+    """A number from the environment: ``default`` when unset or empty, else a finite
+    number that ``fits``, or a ValueError saying ``what`` it must be."""
     if raw is None or raw == "":
-        return DEFAULT_MAX_YEAR_EPSILON
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"CMM_MAX_YEAR_EPSILON must be a positive number, not {raw!r}")
+    if not (math.isfinite(value) and fits(value)):
+        raise ValueError(f"{what}, not {raw!r}")
     return value
+
+
+def _max_epsilon(raw: str | None) -> float:
+    return _number(
+        raw,
+        DEFAULT_MAX_YEAR_EPSILON,
+        lambda v: v > 0,
+        "CMM_MAX_YEAR_EPSILON must be a positive number",
+    )
 
 
 DEFAULT_CLOCK_SKEW_SECONDS = 300.0
@@ -37,17 +48,12 @@ DEFAULT_CLOCK_SKEW_SECONDS = 300.0
 
 
 def _clock_skew(raw: str | None) -> float:
-    if raw is None or raw == "":
-        return DEFAULT_CLOCK_SKEW_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 0 <= value <= 86_400):
-        raise ValueError(
-            f"CMM_CLOCK_SKEW_SECONDS must be a number of seconds from 0 to 86400, not {raw!r}"
-        )
-    return value
+    return _number(
+        raw,
+        DEFAULT_CLOCK_SKEW_SECONDS,
+        lambda v: 0 <= v <= 86_400,
+        "CMM_CLOCK_SKEW_SECONDS must be a number of seconds from 0 to 86400",
+    )
 
 
 def default_data_dir() -> Path:

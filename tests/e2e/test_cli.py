@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,14 +39,31 @@ def cmm(
 ) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).parent / "cmm"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "infra.cli"]
-    env = {**{k: v for k, v in os.environ.items() if k not in unset}, **(env or {})}
-    env["CMM_STORE"] = "sqlite"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in unset},
+        "CMM_STORE": "sqlite",  # unless the test says otherwise
+        **(env or {}),
+    }
     if data_dir is not None:
         env["CMM_DATA_DIR"] = str(data_dir)
     result = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=600)
     if check and result.returncode != 0:
         raise AssertionError(f"cmm {' '.join(args)} failed:\n{result.stderr}")
     return result
+
+
+def simulated_store(
+    where: Path, seed: int, edit: Callable[[list[str]], None] | None = None
+) -> Path:
+    """A data directory holding one simulated year (``edit`` may change its lines first)."""
+    events = where / "events.jsonl"
+    cmm("simulate", "--seed", str(seed), "--out", str(events))
+    if edit is not None:
+        lines = events.read_text().splitlines()
+        edit(lines)
+        events.write_text("\n".join(lines) + "\n")
+    cmm("ingest", str(events), data_dir=where / "data")
+    return where / "data"
 
 
 def test_demo_prints_the_2012_report(tmp_path: Path) -> None:

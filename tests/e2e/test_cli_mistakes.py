@@ -11,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import cmm
+from tests.e2e.test_cli import cmm, simulated_store
 
 REPORT = ("report", "--year", "2012", "--as-of", "2013-01-31")
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("mistakes")
-    events = where / "events.jsonl"
-    cmm("simulate", "--seed", "4", "--out", str(events))
-    cmm("ingest", str(events), data_dir=where / "data")
-    return where / "data"
+    return simulated_store(tmp_path_factory.mktemp("mistakes"), seed=4)
 
 
 def _one_clear_line(result: subprocess.CompletedProcess[str], status: int, *words: str) -> None:
@@ -116,31 +112,15 @@ def test_output_closed_early_is_no_error(data: Path, unbuffered: str) -> None:
 def test_an_unreachable_postgresql_is_one_line_and_status_4(tmp_path: Path) -> None:
     env = {"CMM_STORE": "postgres", "CMM_POSTGRES_DSN": "postgresql://cmm:secret@127.0.0.1:1/cmm"}
     for command in (REPORT, ("cases",), ("ingest", str(_one_event_file(tmp_path)))):
-        result = subprocess.run(
-            [*_cmm_command(), *command],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        result = cmm(*command, env=env, check=False)
         _one_clear_line(result, 4, "PostgreSQL")
         assert "secret" not in result.stderr
 
 
 def test_an_unreachable_kafka_is_one_line_and_status_4(tmp_path: Path) -> None:
-    env = {
-        "CMM_STORE": "sqlite",
-        "CMM_DATA_DIR": str(tmp_path / "data"),
-        "CMM_KAFKA_BOOTSTRAP": "127.0.0.1:1",
-    }
-    result = subprocess.run(
-        [*_cmm_command(), "produce", str(_one_event_file(tmp_path))],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    env = {"CMM_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    result = cmm(
+        "produce", str(_one_event_file(tmp_path)), data_dir=tmp_path / "data", env=env, check=False
     )
     _one_clear_line(result, 4, "Kafka")
 
@@ -158,11 +138,6 @@ def test_version_help_and_exit_statuses_are_documented() -> None:
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = cmm("--debug", *REPORT, "--data-dir", str(tmp_path / "none"), check=False)
     assert "Traceback" in result.stderr
-
-
-def _cmm_command() -> list[str]:
-    script = Path(sys.executable).parent / "cmm"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "infra.cli"]
 
 
 def _one_event_file(tmp_path: Path) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.e2e.test_cli import cmm
+from tests.e2e.test_cli import cmm, simulated_store
 
 REPORT = ("report", "--year", "2012", "--as-of", "2013-01-31")
 
@@ -19,23 +19,20 @@ REPORT = ("report", "--year", "2012", "--as-of", "2013-01-31")
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A simulated year in which one victim is from Namibia (code NA)."""
-    where = tmp_path_factory.mktemp("output")
-    events = where / "events.jsonl"
-    cmm("simulate", "--seed", "8", "--out", str(events))
-    lines = events.read_text().splitlines()
-    for i, line in enumerate(lines):
-        event = json.loads(line)
-        if (
-            event["type"] == "AssessmentDecided"
-            and event["payload"]["outcome"] == "victim"
-            and event["occurred_at"].startswith("2012")
-        ):
-            event["payload"]["citizenship"] = "NA"
-            lines[i] = json.dumps(event)
-            break
-    events.write_text("\n".join(lines) + "\n")
-    cmm("ingest", str(events), data_dir=where / "data")
-    return where / "data"
+
+    def from_namibia(lines: list[str]) -> None:
+        for i, line in enumerate(lines):
+            event = json.loads(line)
+            if (
+                event["type"] == "AssessmentDecided"
+                and event["payload"]["outcome"] == "victim"
+                and event["occurred_at"].startswith("2012")
+            ):
+                event["payload"]["citizenship"] = "NA"
+                lines[i] = json.dumps(event)
+                return
+
+    return simulated_store(tmp_path_factory.mktemp("output"), seed=8, edit=from_namibia)
 
 
 def test_csv_folder_carries_its_metadata_and_namibia_stays_a_code(
