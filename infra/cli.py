@@ -30,6 +30,7 @@ from infra.cli_common import (
     EXIT_TERMINATED,
     EXIT_USAGE,
     Progress,
+    SuggestingParser,
     UsageError,
     check_as_of,
     date_arg,
@@ -371,7 +372,7 @@ def _extra_commands() -> list[Callable[[Any], None]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="cmm",
         description="CMM Ledger: event-sourced statistics and safe open data.",
         epilog="examples:\n"

@@ -8,11 +8,13 @@ one with no store in it, it says so and stops, rather than printing a report of 
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from infra.settings import Settings
 
@@ -47,6 +49,43 @@ EXIT_CODES_HELP = """exit status:
   130  interrupted, 141 output closed early, 143 stopped by SIGTERM"""
 
 FIRST_YEAR, LAST_YEAR = 1990, 2099  # domain.events.EARLIEST and LATEST: no event lies outside
+
+
+class SuggestingParser(argparse.ArgumentParser):
+    """An argument parser that suggests the command or option a typo was meant to be
+    (``cmm reprot`` ... did you mean 'report'?). Its sub-command parsers are of this class
+    too (argparse makes them of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(message + _suggestion(self, message))
+
+
+def _suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        known = re.findall(r"'([^']*)'", choice.group(2))
+        close = difflib.get_close_matches(choice.group(1), known, n=1)
+        return f"; did you mean '{close[0]}'?" if close else ""
+    unknown = re.search(r"unrecognized arguments: (.*)", message)
+    if unknown:
+        options = sorted(_option_strings(parser))
+        for token in unknown.group(1).split():
+            if token.startswith("--"):
+                close = difflib.get_close_matches(token.split("=")[0], options, n=1)
+                if close:
+                    return f"; did you mean {close[0]}?"
+    return ""
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every long option of ``parser`` and of its sub-commands."""
+    found: set[str] = set()
+    for action in parser._actions:  # argparse keeps no public list of them
+        found.update(o for o in action.option_strings if o.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _option_strings(sub)
+    return found
 
 
 class UsageError(ValueError):

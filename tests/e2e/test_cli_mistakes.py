@@ -147,3 +147,16 @@ def _one_event_file(tmp_path: Path) -> Path:
         first = (tmp_path / "all.jsonl").read_text().splitlines()[0]
         path.write_text(first + "\n")
     return path
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (("reprot",), "did you mean 'report'?"),
+        (("budget", "alocate"), "did you mean 'allocate'?"),
+        (("report", "--yaer", "2012", "--year", "2012", "--as-of", "2013-01-31"), "--year?"),
+    ],
+)
+def test_a_typo_gets_a_suggestion(typed: tuple[str, ...], meant: str, tmp_path: Path) -> None:
+    result = cmm(*typed, data_dir=tmp_path / "none", check=False)
+    _one_clear_line(result, 2, meant)
