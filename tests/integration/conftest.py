@@ -108,6 +108,15 @@ def pg_dsn(new_database: Callable[[], str]) -> str:
     return new_database()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings of a new, empty store: the test runs once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        return Settings(data_dir=tmp_path / "data", store="sqlite")
+    dsn = request.getfixturevalue("pg_dsn")
+    return Settings(data_dir=tmp_path / "data", store="postgres", postgres_dsn=dsn)
+
+
 # ----------------------------------------------------------------------------------------------
 # Kafka: topics per test
 

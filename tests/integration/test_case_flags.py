@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,12 +33,9 @@ def _split(flags: str | None) -> set[str]:
     return {f.strip() for f in (flags or "").replace(";", ",").split(",") if f.strip()}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "sqlite":
-        return Settings(data_dir=tmp_path / "data", store="sqlite")
-    make: Callable[[], str] = request.getfixturevalue("new_database")
-    return Settings(data_dir=tmp_path / "data", store="postgres", postgres_dsn=make())
+@pytest.fixture
+def settings(either_store: Settings) -> Settings:
+    return either_store
 
 
 def test_flagged_cases_are_listed_with_their_flags(settings: Settings, tmp_path: Path) -> None:

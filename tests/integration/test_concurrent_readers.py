@@ -17,12 +17,9 @@ pytestmark = pytest.mark.integration
 READERS = 8
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "sqlite":
-        return Settings(data_dir=tmp_path / "data")
-    dsn = request.getfixturevalue("pg_dsn")
-    return Settings(data_dir=tmp_path / "data", store="postgres", postgres_dsn=dsn)
+@pytest.fixture
+def settings(either_store: Settings) -> Settings:
+    return either_store
 
 
 def test_readers_started_together_all_answer_alike(settings: Settings, tmp_path: Path) -> None:

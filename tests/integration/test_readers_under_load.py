@@ -63,12 +63,9 @@ READER_COMMANDS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    if request.param == "sqlite":
-        return Settings(data_dir=tmp_path / "data")
-    dsn = request.getfixturevalue("pg_dsn")
-    return Settings(data_dir=tmp_path / "data", store="postgres", postgres_dsn=dsn)
+@pytest.fixture
+def settings(either_store: Settings) -> Settings:
+    return either_store
 
 
 def _stored(settings: Settings, topic: str) -> tuple[int, int]:
