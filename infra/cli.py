@@ -38,7 +38,6 @@ from infra.cli_common import (
     writable_file,
     year_arg,
 )
-from infra.report_out import print_tables
 from infra.settings import Settings
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_REJECTS", "EXIT_USAGE", "main"]
@@ -235,6 +234,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     else:
+        from infra.report_out import print_tables
+
         print_tables(tables, args.year, args.as_of, sys.stdout, lang=args.lang)
     return EXIT_OK
 
@@ -278,6 +279,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     as_of = str(getattr(profile, "status_cutoff", f"{year + 1}-01-31"))
     print("demo: 3/3 projecting and reporting", file=sys.stderr)
     tables = _report_tables(settings, year, as_of)
+    from infra.report_out import print_tables
+
     print_tables(tables, year, as_of, sys.stdout, lang=args.lang)
     print(
         f"\ndemo: events in {events_file}; try `cmm report --data-dir {data_dir} "
