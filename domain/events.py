@@ -36,7 +36,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainValidator,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -335,9 +334,22 @@ SchemaVersion = Annotated[
 """The contract's version: the JSON integer 1 (not 1.0, not true)."""
 
 
+def _timestamp_schema(source: Any, handler: Any) -> core_schema.CoreSchema:
+    # ``PlainValidator`` would serialise through a Python wrapper (``lambda v, h: h(v)``),
+    # a call from compiled code into Python for every timestamp every time an event is
+    # stored; the value is the text already, so compiled code writes it as a string.
+    return core_schema.no_info_plain_validator_function(
+        _utc_timestamp, serialization=core_schema.simple_ser_schema("str")
+    )
+
+
+class _TimestampMarker:
+    __get_pydantic_core_schema__ = staticmethod(_timestamp_schema)
+
+
 Timestamp = Annotated[
     str,
-    PlainValidator(_utc_timestamp),
+    _TimestampMarker(),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 """A moment with a UTC offset in [1990, 2100), held as a fixed-width UTC string."""
