@@ -17,17 +17,10 @@ from hypothesis import strategies as st
 
 from domain.codes import CaseFlag
 from domain.events import to_record, validate_event
-from projections.case_history import (
-    FACT_COLUMNS,
-    CaseState,
-    FactRow,
-    as_of_bound,
-    case_versions,
-    fact_versions,
-    fold_case,
-    is_eu_citizen,
-    normalise_timestamp,
-)
+from projections.bitemporal import as_of_bound, normalise_timestamp
+from projections.case_fold import CaseState, fold_case
+from projections.case_fold_fast import case_versions, fact_versions
+from projections.case_rows import FACT_COLUMNS, FactRow, is_eu_citizen
 
 PERSON = "P-0000abcd"
 _ids = itertools.count(1)
