@@ -30,12 +30,11 @@ adds a contact, so every one is a version.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from operator import itemgetter
 from typing import Any
 
 from domain.codes import CaseFlag
 from domain.events import CASE_EVENT_TYPES
-from projections.bitemporal import Payload, Record, normalise_timestamp, prepare
+from projections.bitemporal import Payload, Record, prepare
 from projections.case_fold import (
     ACCOMMODATION,
     ASSESSMENT,
@@ -60,6 +59,7 @@ from projections.case_rows import (
     region_of,
 )
 from projections.fast_construction import new_case_state, new_fact_row, new_tuple
+from projections.recording_order import Row, last_recorded, scan
 
 
 def case_versions(person_ref: str, records: Iterable[Record]) -> list[CaseVersion]:
@@ -86,13 +86,6 @@ def fact_versions(person_ref: str, records: Iterable[Record]) -> list[tuple[str,
     return fact_changes(case_versions(person_ref, records))
 
 
-# Rows are tuples, read by position (``row[0]`` is the normalised recorded_at): a rebuild
-# builds one per event, and a NamedTuple's attribute access costs more than indexing
-# (``bench.bench_ingest``'s rebuild figure). (normalised recorded_at, normalised
-# occurred_at, event_id, type, payload, raw recorded_at): recorded first, so that sorting
-# gives recording order.
-_Row = tuple[str, str, str, str, Payload, str]
-_FIELDS = itemgetter("recorded_at", "occurred_at", "event_id", "type", "payload")
 _STATUS_BEFORE_ASSESSMENT = CaseFlag.STATUS_BEFORE_ASSESSMENT.value
 _EVENTS_AFTER_DEPARTURE = CaseFlag.EVENTS_AFTER_DEPARTURE.value
 _CONFLICTING_ASSESSMENTS = CaseFlag.CONFLICTING_ASSESSMENTS.value
@@ -108,44 +101,6 @@ assert frozenset({CONTACT, ASSESSMENT, OFFER, STATUS, ACCOMMODATION, DEPARTURE})
 ), "the one-pass fold below has a branch for every case event type"
 
 
-def _scan(records: Iterable[Record]) -> tuple[list[_Row], bool] | None:
-    """The case events in recording order, deduplicated as :func:`prepare` does (the earliest
-    recorded copy of an ``event_id`` wins), and whether any is not a contact; None if a
-    correction of a case event is among the records, for which the one-pass fold does not
-    hold."""
-    rows: list[_Row] = []
-    ids: set[str] = set()
-    mixed = False
-    for raw, occurred, event_id, kind, payload in map(_FIELDS, records):
-        # Contacts first: most events are contacts, and one comparison costs less than
-        # hashing the type (every decoded record has a fresh string).
-        if kind != CONTACT:
-            if kind not in CASE_EVENT_TYPES:
-                if kind == "CorrectionRecorded" and payload["target_type"] in CASE_EVENT_TYPES:
-                    return None
-                continue
-            mixed = True
-        # normalise_timestamp's first test, inlined (``[26:] == "Z"`` also says the length is
-        # 27): the store's timestamps have that form, and a call per timestamp costs as much
-        # as the rest of the scan.
-        recorded = raw if raw[26:] == "Z" and raw[19] == "." else normalise_timestamp(raw)
-        if not (occurred[26:] == "Z" and occurred[19] == "."):
-            occurred = normalise_timestamp(occurred)
-        event_id = str(event_id)
-        ids.add(event_id)
-        rows.append((recorded, occurred, event_id, kind, payload, raw))
-    if len(ids) < len(rows):
-        first: dict[str, _Row] = {}
-        for row in rows:
-            seen = first.get(row[2])
-            if seen is None or row[0] < seen[0]:
-                first[row[2]] = row
-        rows = list(first.values())
-    # Ids are unique now, so tuple order never reaches the payloads.
-    rows.sort()
-    return rows, mixed
-
-
 def _project(
     person_ref: str, records: Iterable[Record], with_state: bool
 ) -> tuple[list[CaseVersion], CaseState | None]:
@@ -153,7 +108,7 @@ def _project(
     recording order (re-folding only persons with corrections)."""
     if not isinstance(records, list | tuple):
         records = list(records)  # read twice if a correction sends it to the re-fold
-    scanned = _scan(records)
+    scanned = scan(records)
     if scanned is None:
         return refold_versions(person_ref, prepare(records))
     rows, mixed = scanned
@@ -162,21 +117,8 @@ def _project(
     return _project_contacts(person_ref, rows, with_state)
 
 
-def _last_recorded(rows: list[_Row]) -> str | None:
-    """The raw ``recorded_at`` that :func:`~projections.bitemporal.effective_payloads`
-    reports: the greatest, from the first event in occurrence order that has it, which is the
-    first row of the last group."""
-    if not rows:
-        return None
-    j = len(rows) - 1
-    latest = rows[j][0]
-    while j > 0 and rows[j - 1][0] == latest:
-        j -= 1
-    return rows[j][5]
-
-
 def _project_contacts(
-    person_ref: str, rows: list[_Row], with_state: bool
+    person_ref: str, rows: list[Row], with_state: bool
 ) -> tuple[list[CaseVersion], CaseState | None]:
     """:func:`_project_case` for a person with contacts only (most persons): never a fact,
     and every ``recorded_at`` adds a contact, so every one is a version."""
@@ -240,7 +182,7 @@ def _project_contacts(
                 None,  # departed_on
                 None,  # days_in_denmark
                 () if rows else (_NO_CONTACT,),
-                _last_recorded(rows),
+                last_recorded(rows),
                 len(rows),  # event_count
             )
         ),
@@ -248,7 +190,7 @@ def _project_contacts(
 
 
 def _project_case(
-    person_ref: str, rows: list[_Row], with_state: bool
+    person_ref: str, rows: list[Row], with_state: bool
 ) -> tuple[list[CaseVersion], CaseState | None]:
     """The versions and, if asked, the current state, in one pass over ``rows`` (recording
     order, no corrections), emitting a version after the last event of each ``recorded_at``.
@@ -416,7 +358,7 @@ def _project_case(
             departed_on,
             days,  # days_in_denmark
             tuple(flags),
-            _last_recorded(rows),  # last_recorded_at
+            last_recorded(rows),  # last_recorded_at
             len(rows),  # event_count
         )
     )
