@@ -111,6 +111,18 @@ assert frozenset({CONTACT, ASSESSMENT, OFFER, STATUS, ACCOMMODATION, DEPARTURE})
 VICTIM = Outcome.VICTIM.value
 NO_STATUS = SupportStatus.NONE.value
 UNKNOWN_CHANNEL = Channel.UNKNOWN.value
+STATUS_BEFORE_ASSESSMENT = CaseFlag.STATUS_BEFORE_ASSESSMENT.value
+EVENTS_AFTER_DEPARTURE = CaseFlag.EVENTS_AFTER_DEPARTURE.value
+CONFLICTING_ASSESSMENTS = CaseFlag.CONFLICTING_ASSESSMENTS.value
+NO_CONTACT = CaseFlag.NO_CONTACT.value
+CORRECTION_TARGET_MISSING = CaseFlag.CORRECTION_TARGET_MISSING.value
+assert CaseFlag.codes() == (
+    STATUS_BEFORE_ASSESSMENT,
+    EVENTS_AFTER_DEPARTURE,
+    CONFLICTING_ASSESSMENTS,
+    NO_CONTACT,
+    CORRECTION_TARGET_MISSING,
+), "the fold raises flags in code-list order"
 
 
 def status_of(
@@ -167,14 +179,14 @@ def fold_prepared(person_ref: str, prepared: Prepared, bound: str | None) -> Cas
     # Flags (in code-list order) mark inconsistent histories; dates are compared by day.
     others = [event.occurred[:10] for event, _ in events if event.type != DEPARTURE]
     raised = {
-        CaseFlag.STATUS_BEFORE_ASSESSMENT: bool(statuses)
+        STATUS_BEFORE_ASSESSMENT: bool(statuses)
         and (not assessments or statuses[0][0] < assessments[0][0]),
-        CaseFlag.EVENTS_AFTER_DEPARTURE: departed_on is not None
+        EVENTS_AFTER_DEPARTURE: departed_on is not None
         and bool(others)
         and others[-1] > departed_on,
-        CaseFlag.CONFLICTING_ASSESSMENTS: assessed and len(positive) < len(assessments),
-        CaseFlag.NO_CONTACT: not contacts,
-        CaseFlag.CORRECTION_TARGET_MISSING: target_missing,
+        CONFLICTING_ASSESSMENTS: assessed and len(positive) < len(assessments),
+        NO_CONTACT: not contacts,
+        CORRECTION_TARGET_MISSING: target_missing,
     }
     citizenship: str | None = a.get("citizenship")
     return CaseState(
@@ -201,7 +213,7 @@ def fold_prepared(person_ref: str, prepared: Prepared, bound: str | None) -> Cas
         accommodation=accommodations[-1][1]["accommodation"] if accommodations else None,
         departed_on=departed_on,
         days_in_denmark=days,
-        flags=tuple(flag.value for flag in CaseFlag if raised[flag]),
+        flags=tuple(flag for flag, up in raised.items() if up),
         last_recorded_at=last_recorded,
         event_count=len(events),
     )

@@ -7,17 +7,18 @@ the current state come from one pass over the events in recording order instead.
 property tests (``tests/unit/test_case_history_fast.py`` against the definition,
 ``tests/unit/test_case_fold_oracle.py`` against an independent oracle) hold the two equal.
 
-Why one pass equals the definition. Without corrections nothing known is ever withdrawn or
-changed: the records known as of ``t`` are those of the ones known as of any later time
-whose ``recorded_at <= t``, so walking the records in recording order, the fold as of ``t``
-is the fold of the prefix up to the last record recorded at ``t``. Every field of the fold
-is a count, or the first or the last event of one kind in occurrence order, or the last
-event other than a departure, by (occurred, recorded, event_id) (see
-:func:`~projections.case_fold.fold_prepared`). Each of those is updated by one comparison
-when the prefix grows by one event, and the state and the fact row are then made from them
-by the same rules the definition uses (:func:`~projections.case_fold.status_of`,
-:func:`~projections.case_rows.fact_values`). A version is emitted after the last record of
-each ``recorded_at`` when its rows differ from the previous version's, as the definition
+Why one pass equals the definition. Without corrections, what is known as of ``t`` is the
+records with ``recorded_at <= t``: in recording order, a prefix of them, which the next
+time's prefix extends, and nothing known is ever withdrawn or changed. Every field of the
+fold (:func:`~projections.case_fold.fold_prepared`) is a count, or taken from the first or
+the last event of one kind in the fold's order (occurred, recorded, event_id), so each can
+be updated by one comparison as the prefix grows by one event; the rows arrive in
+(recorded, occurred, event_id) order, so a row that ties an earlier one on ``occurred_at``
+is the later in the fold's order, and comparing ``occurred_at`` alone picks as the
+definition does. The state and the fact row are then made from those fields by the
+definition's own rules (:func:`~projections.case_fold.status_of`,
+:func:`~projections.case_rows.fact_values`), and a version is emitted after the last record
+of each ``recorded_at`` when its rows differ from the previous version's, as the definition
 collapses equal consecutive versions. A correction can withdraw the very event a field was
 taken from, and nothing short of re-folding recovers the one before it: persons with a
 correction of a case event (a few per thousand) go to the definition itself.
@@ -32,17 +33,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from domain.codes import CaseFlag
 from domain.events import CASE_EVENT_TYPES
 from projections.bitemporal import Payload, Record, prepare
 from projections.case_fold import (
     ACCOMMODATION,
     ASSESSMENT,
+    CONFLICTING_ASSESSMENTS,
     CONTACT,
     DEPARTURE,
+    EVENTS_AFTER_DEPARTURE,
+    NO_CONTACT,
     NO_STATUS,
     OFFER,
     STATUS,
+    STATUS_BEFORE_ASSESSMENT,
     UNKNOWN_CHANNEL,
     VICTIM,
     CaseState,
@@ -86,16 +90,6 @@ def fact_versions(person_ref: str, records: Iterable[Record]) -> list[tuple[str,
     return fact_changes(case_versions(person_ref, records))
 
 
-_STATUS_BEFORE_ASSESSMENT = CaseFlag.STATUS_BEFORE_ASSESSMENT.value
-_EVENTS_AFTER_DEPARTURE = CaseFlag.EVENTS_AFTER_DEPARTURE.value
-_CONFLICTING_ASSESSMENTS = CaseFlag.CONFLICTING_ASSESSMENTS.value
-_NO_CONTACT = CaseFlag.NO_CONTACT.value
-assert CaseFlag.codes()[:4] == (
-    _STATUS_BEFORE_ASSESSMENT,
-    _EVENTS_AFTER_DEPARTURE,
-    _CONFLICTING_ASSESSMENTS,
-    _NO_CONTACT,
-), "flags are raised in code-list order below (correction_target_missing needs a correction)"
 assert frozenset({CONTACT, ASSESSMENT, OFFER, STATUS, ACCOMMODATION, DEPARTURE}) == (
     CASE_EVENT_TYPES
 ), "the one-pass fold below has a branch for every case event type"
@@ -181,7 +175,7 @@ def _project_contacts(
                 None,  # accommodation
                 None,  # departed_on
                 None,  # days_in_denmark
-                () if rows else (_NO_CONTACT,),
+                () if rows else (NO_CONTACT,),
                 last_recorded(rows),
                 len(rows),  # event_count
             )
@@ -320,17 +314,19 @@ def _project_case(
         if positive is not None and assessed_on is not None
         else None
     )
+    # In code-list order, as the definition raises them (no correction here, so never
+    # correction_target_missing).
     flags: list[str] = []
     if first_status_at is not None and (
         not assessments or first_status_at[:10] < first_assessed_at[:10]
     ):
-        flags.append(_STATUS_BEFORE_ASSESSMENT)
+        flags.append(STATUS_BEFORE_ASSESSMENT)
     if departed_on is not None and other_at and other_at[:10] > departed_on:
-        flags.append(_EVENTS_AFTER_DEPARTURE)
+        flags.append(EVENTS_AFTER_DEPARTURE)
     if positive is not None and positives < assessments:
-        flags.append(_CONFLICTING_ASSESSMENTS)
+        flags.append(CONFLICTING_ASSESSMENTS)
     if contacts == 0:
-        flags.append(_NO_CONTACT)
+        flags.append(NO_CONTACT)
     citizenship: str | None = a.get("citizenship")
     state = new_case_state(
         (
@@ -380,21 +376,24 @@ def _fact(
     without building the whole state (most versions of a victim differ in one or two
     columns, and the state has 26)."""
     status_on, status_code, return_support = status_of(status, status_at, offered_at)
+    # Positional, in fact_values' order: passing 16 arguments by keyword costs a dict's
+    # worth of work per call, paid at every version of a victim (the rebuild figure of
+    # ``bench.bench_ingest``; CaseState.fact, called once per state, names them).
     return fact_values(
-        person_ref=person_ref,
-        assessed_on=assessed_at[:10],
-        authority=assessment.get("authority"),
-        channel=UNKNOWN_CHANNEL if first_contact is None else first_contact["channel"],
-        place=None if first_contact is None else first_contact.get("place"),
-        citizenship=assessment.get("citizenship"),
-        exploitation=assessment.get("exploitation"),
-        industry=assessment.get("industry"),
-        gender=assessment.get("gender"),
-        age=assessment.get("age"),
-        legal_residence=assessment.get("legal_residence"),
-        status=status_code,
-        status_on=status_on,
-        return_support=return_support,
-        accommodation=accommodation,
-        departed_on=None if departed_at is None else departed_at[:10],
+        person_ref,
+        assessed_at[:10],  # assessed_on
+        assessment.get("authority"),
+        UNKNOWN_CHANNEL if first_contact is None else first_contact["channel"],
+        None if first_contact is None else first_contact.get("place"),
+        assessment.get("citizenship"),
+        assessment.get("exploitation"),
+        assessment.get("industry"),
+        assessment.get("gender"),
+        assessment.get("age"),
+        assessment.get("legal_residence"),
+        status_code,
+        status_on,
+        return_support,
+        accommodation,
+        None if departed_at is None else departed_at[:10],  # departed_on
     )

@@ -108,7 +108,6 @@ def days_in_denmark(
 
 
 def fact_values(
-    *,
     person_ref: str,
     assessed_on: str,
     authority: str | None,
@@ -132,7 +131,7 @@ def fact_values(
     (year, channel group, region, age band, EU citizenship, days in Denmark). A missing code
     is the empty string, a missing age 0, as the report tables count them."""
     year = int(assessed_on[:4])
-    region = region_of(citizenship) or ""
+    region = "" if citizenship is None else REGION[citizenship]
     citizenship = citizenship or ""
     age = age or 0
     return (

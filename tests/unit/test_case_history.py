@@ -1,4 +1,5 @@
-"""Tests for projections.case_history: folding a person's records into case state and facts.
+"""Tests for the case fold (``projections.case_fold``, ``case_fold_fast``): folding a person's
+records into case state and facts.
 
 The builders below validate every record against the event contract (``validate_event``) and
 store it with ``to_record``, so the fold is tested on exactly what the store holds. The log and

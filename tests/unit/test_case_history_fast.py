@@ -1,6 +1,6 @@
 """The one-pass ``case_versions`` / ``case_projection`` against the re-folding reference.
 
-``projections.case_history_reference`` defines the versions (the fold as of every distinct
+``projections.case_fold`` defines the versions (the fold as of every distinct
 ``recorded_at``); the fast implementation must give exactly the same versions, and the same
 current state as ``fold_case``, for any history. Random histories are drawn from a small pool
 of instants so that ties in ``occurred_at`` and ``recorded_at`` (which decide the first/last
