@@ -26,7 +26,8 @@ from infra.composition import open_store
 from infra.settings import Settings
 from infra.store import EventStore, StoredRow, ensure_database, file_lock
 from infra.views import CASE_COLUMNS, SQLiteLedgerView, loads_state
-from projections.case_history import CONTACT_COLUMNS, FACT_COLUMNS, as_of_bound
+from projections.bitemporal import as_of_bound
+from projections.case_rows import CONTACT_COLUMNS, FACT_COLUMNS
 from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS
 from projections.projection import Changes, record_from_state
 

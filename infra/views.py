@@ -39,12 +39,9 @@ from pydantic_core import from_json
 
 from domain.case import Case
 from infra.workers import end_with_parent
-from projections.case_history import (
-    CONTACT_COLUMNS,
-    FACT_COLUMNS,
-    case_projection,
-    normalise_timestamp,
-)
+from projections.bitemporal import normalise_timestamp
+from projections.case_fold_fast import case_projection
+from projections.case_rows import CONTACT_COLUMNS, FACT_COLUMNS
 from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS, log_row_versions
 from projections.projection import Changes, Record, record_from_state
 

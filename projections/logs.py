@@ -2,7 +2,7 @@
 
 Hotline calls and outreach logs are corrected like case events (``CorrectionRecorded`` without
 a ``person_ref``), bitemporally: a correction counts from its own ``recorded_at``. The same
-preparation as for cases (:func:`projections.case_history.prepare`) keeps the two consistent.
+preparation as for cases (:func:`projections.bitemporal.prepare`) keeps the two consistent.
 
 An outreach log carries several measures; each becomes one row, so a report can aggregate a
 measure across logs without unpacking payloads.
@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from domain.codes import OutreachMeasure
 from domain.events import LOG_EVENT_TYPES
-from projections.case_history import (
+from projections.bitemporal import (
     AsOf,
     Payload,
     Record,

@@ -42,17 +42,9 @@ from domain.codes import (
     SupportStatus,
 )
 from domain.countries import Region
-from projections.case_history import (
-    CONTACT_COLUMNS,
-    FACT_COLUMNS,
-    AsOf,
-    ContactRow,
-    FactRow,
-    Record,
-    as_of_bound,
-    fold_prepared,
-    prepare,
-)
+from projections.bitemporal import AsOf, Record, as_of_bound, prepare
+from projections.case_fold import fold_prepared
+from projections.case_rows import CONTACT_COLUMNS, FACT_COLUMNS, ContactRow, FactRow
 from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS, HotlineRow, OutreachRow, log_rows
 
 ASSESSED_VICTIMS = "assessed_victims"

@@ -1025,7 +1025,8 @@ def simulated_inputs(profile: Profile | str | Path, seed: int, as_of: str) -> An
     that need the simulator's year without a store."""
     from types import SimpleNamespace
 
-    from projections.case_history import as_of_bound, fold_prepared, prepare
+    from projections.bitemporal import as_of_bound, prepare
+    from projections.case_fold import fold_prepared
     from projections.logs import log_rows
     from projections.report import facts_frame, hotline_frame, outreach_frame
 

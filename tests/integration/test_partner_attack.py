@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from projections.case_history import fold_case
+from projections.case_fold import fold_case
 from projections.logs import log_rows
 from projections.report import facts_frame, hotline_frame, outreach_frame, report_tables
 from simulation.simulate import simulate

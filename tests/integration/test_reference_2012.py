@@ -26,7 +26,8 @@ import pandas as pd
 import pytest
 
 from domain.countries import COUNTRIES
-from projections.case_history import FactRow, fold_case
+from projections.case_fold import fold_case
+from projections.case_rows import FactRow
 from projections.report import build_report
 from simulation.simulate import load_profile, simulate
 

@@ -1,4 +1,5 @@
-"""Tests for projections.case_history: folding a person's records into case state and facts.
+"""Tests for the case fold (``projections.case_fold``, ``case_fold_fast``): folding a person's
+records into case state and facts.
 
 The builders below validate every record against the event contract (``validate_event``) and
 store it with ``to_record``, so the fold is tested on exactly what the store holds. The log and
@@ -17,17 +18,10 @@ from hypothesis import strategies as st
 
 from domain.codes import CaseFlag
 from domain.events import to_record, validate_event
-from projections.case_history import (
-    FACT_COLUMNS,
-    CaseState,
-    FactRow,
-    as_of_bound,
-    case_versions,
-    fact_versions,
-    fold_case,
-    is_eu_citizen,
-    normalise_timestamp,
-)
+from projections.bitemporal import as_of_bound, normalise_timestamp
+from projections.case_fold import CaseState, fold_case
+from projections.case_fold_fast import case_versions, fact_versions
+from projections.case_rows import FACT_COLUMNS, FactRow, is_eu_citizen
 
 PERSON = "P-0000abcd"
 _ids = itertools.count(1)

@@ -1,6 +1,6 @@
 """The one-pass ``case_versions`` / ``case_projection`` against the re-folding reference.
 
-``projections.case_history_reference`` defines the versions (the fold as of every distinct
+``projections.case_fold`` defines the versions (the fold as of every distinct
 ``recorded_at``); the fast implementation must give exactly the same versions, and the same
 current state as ``fold_case``, for any history. Random histories are drawn from a small pool
 of instants so that ties in ``occurred_at`` and ``recorded_at`` (which decide the first/last
@@ -33,15 +33,11 @@ from domain.codes import (
     ReturnSupport,
     SupportStatus,
 )
-from projections.case_history import (
-    CaseState,
-    FactRow,
-    case_projection,
-    case_versions,
-    fact_versions,
-    fold_case,
-)
-from projections.case_history_reference import reference_case_versions, reference_fact_versions
+from projections.case_fold import CaseState, fold_case
+from projections.case_fold import case_versions_by_refolding as reference_case_versions
+from projections.case_fold import fact_versions_by_refolding as reference_fact_versions
+from projections.case_fold_fast import case_projection, case_versions, fact_versions
+from projections.case_rows import FactRow
 from simulation.simulate import load_profile, simulate
 
 PERSON = "P-0000abcd"

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.views import _contact_rows
-from projections.case_history import CaseVersion, ContactRow
+from projections.case_rows import CaseVersion, ContactRow
 
 PERSON = "P-0123456789abcdef"
 YEARS = (2011, 2012, 2013)

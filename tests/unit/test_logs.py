@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.case_history import normalise_timestamp
+from projections.bitemporal import normalise_timestamp
 from projections.logs import HotlineRow, OutreachRow, log_row_versions, log_rows
 from tests.unit.test_case_history import Rec, contact, correction, record
 

@@ -22,7 +22,7 @@ from domain.codes import (
     SupportStatus,
 )
 from domain.countries import Region
-from projections.case_history import FACT_COLUMNS
+from projections.case_rows import FACT_COLUMNS
 from projections.report import (
     ASSESSED_VICTIMS,
     build_report,
