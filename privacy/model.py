@@ -37,7 +37,6 @@ __all__ = [
     "Release",
     "TableSpec",
     "cross_table_relations",
-    "describe",
     "dimensions_of",
 ]
 
@@ -121,10 +120,6 @@ class TableSpec:
     keeps: ``labour_by_industry`` is ``labour_by_industry_gender`` summed over gender. SDC
     protects the finer table and publishes this one as a copy of its margins, so the two
     tables together reveal nothing that either does alone.
-
-    ``linked_cells`` lists cells that equal the grand total of another table (the forced
-    labour victims in ``by_exploitation`` are the total of ``labour_by_industry``): when that
-    table is released too, the cell is public anyway, so SDC never picks it to hide another.
     """
 
     name: str
@@ -135,7 +130,6 @@ class TableSpec:
     unit_da: str
     margins: tuple[tuple[str, ...], ...] = ((),)
     derived_from: tuple[str, tuple[str, ...]] | None = None
-    linked_cells: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()
 
     @property
     def dimension_names(self) -> list[str]:
@@ -219,9 +213,8 @@ def _spec(
     unit: tuple[str, str] = (_V_EN, _V_DA),
     margins: tuple[tuple[str, ...], ...] = ((),),
     derived_from: tuple[str, tuple[str, ...]] | None = None,
-    linked_cells: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (),
 ) -> TableSpec:
-    return TableSpec(name, en, da, dims, unit[0], unit[1], margins, derived_from, linked_cells)
+    return TableSpec(name, en, da, dims, unit[0], unit[1], margins, derived_from)
 
 
 TABLES: Mapping[str, TableSpec] = MappingProxyType(
@@ -262,9 +255,6 @@ TABLES: Mapping[str, TableSpec] = MappingProxyType(
                 "Victims by form of exploitation",
                 "Ofre efter udnyttelsesform",
                 (_EXPLOITATION,),
-                linked_cells=(
-                    (("forced_labour",), ("labour_by_industry", "labour_by_industry_gender")),
-                ),
             ),
             _spec(
                 "labour_by_industry",
@@ -299,7 +289,6 @@ TABLES: Mapping[str, TableSpec] = MappingProxyType(
                 "Opkald til hotline efter opringer",
                 (_CALLER,),
                 unit=("calls", "opkald"),
-                linked_cells=((("police",), ("hotline_police_by_reason",)),),
             ),
             _spec(
                 "hotline_police_by_reason",
@@ -322,15 +311,6 @@ TABLES: Mapping[str, TableSpec] = MappingProxyType(
     }
 )
 """Every table the centre publishes, by name."""
-
-
-def describe(name: str) -> TableSpec:
-    """The spec of table ``name``, or a KeyError naming the known tables."""
-    try:
-        return TABLES[name]
-    except KeyError:
-        known = ", ".join(TABLES)
-        raise KeyError(f"unknown table {name!r}; known tables: {known}") from None
 
 
 def dimensions_of(name: str, table: pd.DataFrame) -> list[str]:

@@ -411,14 +411,11 @@ def suppress(
     threshold: int = DEFAULT_THRESHOLD,
     protection: float | None = None,
     margins: Sequence[Sequence[str]] | None = None,
-    locked: Collection[Key] = (),
 ) -> pd.DataFrame:
     """Primary and secondary suppression of one table of exact counts, with its margins.
 
     ``table`` has the ``dims`` columns and an exact ``count``, one row per interior cell.
     ``margins`` says which totals are published (default: :func:`default_margins`).
-    ``locked`` lists interior keys that are published elsewhere and so must not be hidden to
-    protect another cell (they are still hidden if they are themselves below the threshold).
 
     Returns the published table: the interior rows then the margin rows (``total`` in the
     summed dimensions), with ``count`` (``Int64``, ``<NA>`` when suppressed), ``status``,
@@ -435,13 +432,10 @@ def suppress(
     keys, values = _with_margins(table, dims, default_margins(dims) if margins is None else margins)
     lattice = _build_lattice(keys, dims)
     suppressed = _primary(values, params.threshold)
-    locked_keys = {tuple(k) for k in locked}
-    # Grand totals and cells published elsewhere are never hidden to protect another cell,
-    # nor is a margin that sums the whole table (a one-row table's row total): it is the
-    # grand total under another name.
+    # Grand totals are never hidden to protect another cell, nor is a margin that sums the
+    # whole table (a one-row table's row total): it is the grand total under another name.
     n_interior = int(np.count_nonzero(lattice.level == 0))
-    fixed = (lattice.level == 2) | np.array([k in locked_keys for k in keys], dtype=bool)
-    fixed |= (lattice.level > 0) & (lattice.coverage == n_interior)
+    fixed = (lattice.level == 2) | ((lattice.level > 0) & (lattice.coverage == n_interior))
     p = params.protection_level
     as_float = values.astype("float64")
     cell_equations: list[list[int]] = [[] for _ in keys]
@@ -464,7 +458,7 @@ def suppress(
             raise ProtectionError(
                 f"cannot protect cell {cell}: its interval [{lower:g}, {upper:g}] is narrower "
                 f"than the protection level {p:g} even with every cell that may be hidden "
-                f"suppressed (the grand total and cells published elsewhere stay published)"
+                f"suppressed (the grand total stays published)"
             )
         suppressed[chosen] = True
         to_check = {*narrow, chosen}
