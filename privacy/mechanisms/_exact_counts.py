@@ -8,11 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from privacy.mechanisms._specs import (
-    ASSESSED_VICTIMS,
-    KEY_SEPARATOR,
-    HistogramSpec,
-)
+from privacy.mechanisms._specs import ASSESSED_VICTIMS, KEY_SEPARATOR, HistogramSpec
 
 
 def _keys_of(frame: pl.LazyFrame, spec: HistogramSpec) -> pl.LazyFrame:
