@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import privacy.release as release_module
+import privacy.release._from_measurements as release_module
 from domain.countries import COUNTRIES
 from infra.budget_store import BudgetLedger, memory_ledger
 from infra.publish import (

@@ -12,7 +12,7 @@ import opendp.prelude as dp
 import pandas as pd
 import pytest
 
-import privacy.release as release_module
+import privacy.release._measure as release_module
 from domain.codes import Industry, OutreachMeasure, SupportStatus
 from domain.countries import COUNTRIES
 from privacy import mechanisms

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from privacy import sdc, sdc_joint
 from privacy.model import SUPPRESSED, TOTAL
 from privacy.sdc import (
     MARKER,
@@ -24,6 +23,8 @@ from privacy.sdc import (
     suppress,
     suppress_primary,
 )
+from privacy.sdc import _single_table as sdc
+from privacy.sdc_joint import _protect as sdc_joint
 
 
 def one_d(counts: dict[str, int], dim: str = "category") -> pd.DataFrame:
