@@ -14,14 +14,8 @@ from typing import Any
 from domain.codes import Authority, Outcome, Period, ReturnSupport, Source, SupportStatus
 from domain.countries import UNKNOWN_CODE
 from simulation.plan import CALL, CASE, CONTACTED, LOG, Person
-from simulation.profile import (
-    DATED_ENDS,
-    DEPARTURES,
-    LateCallFix,
-    Profile,
-    ResentCall,
-    Where,
-)
+from simulation.profile import DATED_ENDS, DEPARTURES, Profile
+from simulation.profile_sections import LateCallFix, ResentCall, Where
 from simulation.recording import Recorder
 from simulation.timeline import DAY, HOUR, MINUTE
 

@@ -26,16 +26,8 @@ from domain.codes import (
     SupportStatus,
 )
 from simulation.draws import SimulationError, deal, pool_of, split_total
-from simulation.profile import (
-    DATED_ENDS,
-    DEPARTURES,
-    ONGOING,
-    AgeHint,
-    LateCallFix,
-    PersonGroup,
-    ResentCall,
-    Where,
-)
+from simulation.profile import DATED_ENDS, DEPARTURES, ONGOING
+from simulation.profile_sections import AgeHint, LateCallFix, PersonGroup, ResentCall, Where
 from simulation.timeline import SimulatedYear, day_number
 
 
