@@ -18,15 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import domain.events as contract
 from bench.bench_postgres import synthetic_events
-from domain.events import CASE_EVENT_TYPES, EVENT_TYPES, InvalidEvent, validate_event
-from infra.schema_export import (
-    JSON_SCHEMA_DIALECT,
-    any_event_schema,
-    asyncapi_document,
-    event_schema,
-    export,
-)
+from domain.contract_schema import JSON_SCHEMA_DIALECT, any_event_schema, event_schema
+from domain.envelope import Envelope
+from domain.events import CASE_EVENT_TYPES, EVENT_TYPES, InvalidEvent, parse_event, validate_event
+from domain.payloads import PAYLOADS, SupportStatusChangedPayload
+from domain.rules import checks, rules_of
+from infra.schema_export import asyncapi_document, export
 
 jsonschema = pytest.importorskip("jsonschema")
 referencing = pytest.importorskip("referencing")
@@ -142,6 +141,56 @@ def test_the_schema_states_strict_integers_where_json_schema_is_lax() -> None:
     description = schema["description"]
     assert "30.0" in description and "same key twice" in description
     assert "recorded_at must not be later than the consumer's clock" in description
+
+
+def _stated(model: type[Any]) -> list[str]:
+    decorators = model.__pydantic_decorators__
+    found = [*decorators.field_validators.values(), *decorators.model_validators.values()]
+    return [rule for d in found for rule in rules_of(d.func)]
+
+
+@pytest.mark.parametrize("name", EVENT_TYPES)
+def test_the_rules_in_the_description_are_the_ones_the_validators_state(name: str) -> None:
+    """Every rule a validator of the event states is listed, and nothing else: the
+    envelope's timestamps, the envelope's validator, reading, the event's own envelope
+    validator, its payload's."""
+    description = SCHEMAS[name]["description"]
+    listed = description.split("\n\nAlso checked by the consumer: ", 1)[1]
+    own = [r for r in _stated(getattr(contract, name)) if r not in _stated(Envelope)]
+    timestamps = (
+        "occurred_at and recorded_at lie in [1990-01-01, 2100-01-01) and carry a UTC offset"
+    )
+    stated = [
+        timestamps,
+        *_stated(Envelope),
+        *rules_of(parse_event),
+        *own,
+        *_stated(PAYLOADS[name]),
+    ]
+    assert listed == "; ".join(stated) + "."
+
+
+def test_a_rule_changed_in_a_validator_changes_the_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    validator = SupportStatusChangedPayload.__pydantic_decorators__.model_validators["_consistent"]
+    monkeypatch.setattr(validator.func, "__contract_rules__", ())
+    checks("status 'none' cannot be recorded")(validator.func)
+    description = event_schema("SupportStatusChanged")["description"]
+    assert "status 'none' cannot be recorded." in description
+    assert "return_support is only allowed" not in description
+    assert "return_support is only allowed" not in event_schema("AssessmentDecided")["description"]
+
+
+def test_the_person_ref_rule_says_which_tokens_of_digits_are_refused() -> None:
+    """8 to 12 digits are refused (CPR and phone numbers); longer ones are tokens."""
+    event = next(e for e in EXAMPLES if e["type"] in CASE_EVENT_TYPES)
+    for token, refused in (
+        ("12345678", True),
+        ("123456789012", True),
+        ("1234567890123", False),
+        ("1234567890ab", False),
+    ):
+        assert _accepted_by_models({**event, "person_ref": f"P-{token}"}) is not refused
+    assert "must not be 8 to 12 digits only" in SCHEMAS["AssessmentDecided"]["description"]
 
 
 def _mutations(event: dict[str, Any]) -> list[dict[str, Any]]:
