@@ -8,6 +8,7 @@ hour's events once nothing still to be made can be recorded in it."""
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -33,7 +34,7 @@ Repeat = tuple[int, int, str, int, list[int]]
 DONE: Final[Entity] = (0, 0, -1, None)
 
 
-class Recorder(SimulatedYear):
+class Recorder(SimulatedYear, ABC):
     """The pending events of a run by the hour they are recorded in, and their merge.
 
     What each plan entry makes is the subclass's (:meth:`_handlers`, :meth:`_repeat`)."""
@@ -56,13 +57,13 @@ class Recorder(SimulatedYear):
             bands.append((cumulative, int(band.min_hours * HOUR), int(band.max_hours * HOUR)))
         self.bands = bands
 
+    @abstractmethod
     def _handlers(self) -> dict[int, Callable[[int, Any], None]]:
         """What turns a plan entry of each kind into pending events."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _repeat(self, ts: int, _: int, ref: str, gi: int, times: list[int]) -> None:
         """One repeat contact that was waiting in ``later``."""
-        raise NotImplementedError
 
     def events(self, entities: list[Entity], overtaken: float) -> Iterator[dict[str, Any]]:
         """Merge plan entries and pending events in ``recorded_at`` order, an hour at a time.
