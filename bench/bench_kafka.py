@@ -10,7 +10,7 @@ once to a new topic. Then, over that same topic:
 
 - the baseline: a bare kafka-python consume loop (``poll`` until every message has been
   seen, doing nothing with them), with the consumer's fetch settings;
-- ``cmm consume``'s consumer (``infra.kafka_consumer.EventConsumer``): validation against
+- ``cmm consume``'s consumer (``infra.kafka.consumer.EventConsumer``): validation against
   the contract, encoding, idempotent append with the offsets in the same transaction.
 
 Both rates run from the first message received to the last one handled (joining the group
@@ -41,7 +41,7 @@ FETCH = {"fetch_max_bytes": 64 * 1024 * 1024, "max_partition_fetch_bytes": 8 * 1
 
 
 def produce(bootstrap: str, topic: str, count: int, partitions: int) -> float:
-    from infra.kafka_producer import EventProducer, create_topic
+    from infra.kafka.producer import EventProducer, create_topic
 
     create_topic(bootstrap, topic, partitions)
     started = time.perf_counter()
@@ -100,7 +100,8 @@ def _run_consumer(
     settings: Settings, bootstrap: str, topic: str, count: int, workers: int
 ) -> float:
     from infra.composition import open_store
-    from infra.kafka_consumer import ConsumerConfig, EventConsumer, default_workers
+    from infra.kafka.config import ConsumerConfig
+    from infra.kafka.consumer import EventConsumer, default_workers
 
     consumer = EventConsumer(
         ConsumerConfig(

@@ -190,11 +190,11 @@ def _encoded(count: int) -> list[Any]:
 
 def bench_append(dsn: str, count: int) -> None:
     from eventsourcing.persistence import InfrastructureFactory, StoredEvent
-    from eventsourcing.utils import Environment
 
-    from infra.postgres_store import PostgresEventStore
+    from infra.append_plan import plan_rows
+    from infra.composition import application_env
+    from infra.postgres.store import PostgresEventStore
     from infra.settings import Settings
-    from infra.store import plan_rows
 
     encoded = _encoded(count)
     with scratch_database(dsn) as db:
@@ -206,9 +206,7 @@ def bench_append(dsn: str, count: int) -> None:
         store.close()
     with scratch_database(dsn) as db:
         settings = Settings(store="postgres", postgres_dsn=db)
-        factory = InfrastructureFactory.construct(
-            Environment("Ledger", settings.eventsourcing_env())
-        )
+        factory = InfrastructureFactory.construct(application_env(settings))
         recorder = factory.application_recorder()
         versions: dict[str, int] = {}
         started = time.perf_counter()
@@ -225,7 +223,7 @@ def bench_append(dsn: str, count: int) -> None:
 
 
 def _ingest_rate(source: Path, store: EventStore, close: bool = True) -> float:
-    from infra.ingest import ingest_file
+    from infra.files.ingest import ingest_file
 
     try:
         started = time.perf_counter()
@@ -238,11 +236,11 @@ def _ingest_rate(source: Path, store: EventStore, close: bool = True) -> float:
 
 def bench_ingest_and_read(dsn: str, count: int, repeat: int = REPEAT) -> None:
     from eventsourcing.persistence import InfrastructureFactory
-    from eventsourcing.utils import Environment
 
-    from infra.postgres_store import PostgresEventStore
+    from infra.composition import application_env
+    from infra.postgres.store import PostgresEventStore
     from infra.settings import Settings
-    from infra.store import SQLiteEventStore
+    from infra.sqlite.store import SQLiteEventStore
 
     with tempfile.TemporaryDirectory(prefix="cmm-bench-") as tmp:
         source = Path(tmp) / "events.jsonl"
@@ -267,9 +265,7 @@ def bench_ingest_and_read(dsn: str, count: int, repeat: int = REPEAT) -> None:
             rows = sum(len(chunk) for chunk in store.iter_rows())
             ours = rows / (time.perf_counter() - started)
             store.close()
-            factory = InfrastructureFactory.construct(
-                Environment("Ledger", settings.eventsourcing_env())
-            )
+            factory = InfrastructureFactory.construct(application_env(settings))
             recorder = factory.application_recorder()
             started = time.perf_counter()
             after, seen = 0, 0

@@ -181,7 +181,7 @@ def main() -> None:
     gen_s, inputs = _time(lambda: synthetic_year(args.persons))
     log(f"  {gen_s:.1f} s: {len(inputs.facts):,} fact rows, {len(inputs.hotline):,} calls")
 
-    from infra.budget_store import memory_ledger
+    from infra.ledgers.budget import memory_ledger
     from infra.publish import release_with_budget, write_release
     from privacy.params import PrivacyParams
 

@@ -1,26 +1,30 @@
 """The eventsourcing application: the straightforward way to record events, one aggregate at
 a time, and the way case workers read one case.
 
-Bulk ingestion writes the same stored events through :mod:`infra.store` without loading an
-aggregate per event; this application is the reference it must agree with, and the baseline
-the ingest benchmark compares against.
+Bulk ingestion writes the same stored events through the store (:mod:`infra.store`) without
+loading an aggregate per event; this application is the reference it must agree with, and the
+baseline the ingest benchmark compares against. :func:`infra.composition.ledger_application`
+builds it over the configured store.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from domain.case import Case, Log, case_id, log_id, log_key
 from domain.events import Event, to_record
-from infra.settings import Settings
+
+APPLICATION_NAME = "Ledger"
+"""The application whose notification log the store holds: eventsourcing names the PostgreSQL
+tables after it (``ledger_events``, ``ledger_tracking``), and the read model's tracking
+position is recorded under it."""
 
 
 class LedgerApplication(Application[UUID]):
-    name = "Ledger"
+    name = APPLICATION_NAME
 
     def record(self, event: Event) -> bool:
         """Load (or open) the event's stream, record the event, save. False if its id was
@@ -47,9 +51,3 @@ class LedgerApplication(Application[UUID]):
     def case(self, person_ref: str) -> Case:
         case: Case = self.repository.get(case_id(person_ref))
         return case
-
-
-def ledger_application(settings: Settings, **extra: Any) -> LedgerApplication:
-    env = settings.eventsourcing_env()
-    env.update({k: str(v) for k, v in extra.items()})
-    return LedgerApplication(env=env)

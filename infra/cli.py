@@ -89,7 +89,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from infra.composition import open_store
-    from infra.ingest import DamagedInput, UnreadableInput, ingest_file
+    from infra.files.ingest import DamagedInput, UnreadableInput, ingest_file
 
     settings = _settings(args)
     total_lines = 0
@@ -258,7 +258,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Simulate the 2012 profile, ingest it and print the report, all on SQLite."""
     from infra.composition import open_store
-    from infra.ingest import ingest_file
+    from infra.files.ingest import ingest_file
     from simulation.simulate import load_profile, simulate, write_jsonl
 
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="cmm-demo-"))

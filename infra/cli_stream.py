@@ -52,14 +52,14 @@ def _logging(level: str) -> None:
 
 def cmd_consume(args: argparse.Namespace) -> int:
     from infra.composition import open_store
-    from infra.kafka_consumer import (
-        ConsumerConfig,
-        DeadLetterFailed,
+    from infra.kafka.config import ConsumerConfig
+    from infra.kafka.consumer import (
         EventConsumer,
         default_workers,
         install_stop_handlers,
         print_report,
     )
+    from infra.kafka.sink import DeadLetterFailed
 
     # First of all: a SIGTERM during start-up (e.g. a deployment rolling on) stops cleanly.
     stopping = threading.Event()
@@ -106,7 +106,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     from infra.cli_common import Progress
-    from infra.kafka_producer import EventProducer, ProduceReport, produce_file
+    from infra.kafka.producer import EventProducer, ProduceReport, produce_file
 
     settings = _settings(args)
     source = Path(args.file)

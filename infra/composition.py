@@ -1,18 +1,65 @@
-"""The composition root: the one module that knows both SQLite and PostgreSQL, and builds
-the adapter the settings choose. Entry points ask it for a store; the adapters never
-import each other."""
+"""The composition root: the one module that knows both SQLite and PostgreSQL, and builds what
+the settings choose. Entry points ask it for the store, the eventsourcing application and
+the ledgers; the adapters never import each other (a test in ``tests/unit/test_layers.py``
+keeps it so), and nothing else decides by ``settings.store``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from eventsourcing.utils import Environment
+
+from infra.app import APPLICATION_NAME, LedgerApplication
+from infra.ledgers.base import open_ledger_application
+from infra.ledgers.budget import BudgetLedger, import_legacy_file
+from infra.ledgers.partner import PartnerLedger
+from infra.postgres.env import postgres_env
 from infra.settings import Settings
-from infra.store import EventStore, SQLiteEventStore
+from infra.sqlite.env import sqlite_env
+from infra.sqlite.store import SQLiteEventStore
+from infra.store import EventStore
+
+
+def application_env(settings: Settings, name: str = APPLICATION_NAME) -> Environment:
+    """The environment eventsourcing's infrastructure factory reads (``PERSISTENCE_MODULE``
+    and its options) for the configured store, under the application ``name``. On SQLite
+    the data directory is made here, as eventsourcing's recorder expects the file's folder."""
+    if settings.store == "postgres":
+        assert settings.postgres_dsn is not None
+        return Environment(name, postgres_env(settings.postgres_dsn))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Environment(name, sqlite_env(settings.sqlite_path))
 
 
 def open_store(settings: Settings) -> EventStore:
     """The store the settings choose: SQLite by default, PostgreSQL by configuration."""
     if settings.store == "postgres":
-        from infra.postgres_store import PostgresEventStore
+        # Imported here: psycopg is not loaded by commands on the embedded store.
+        from infra.postgres.store import PostgresEventStore
 
         assert settings.postgres_dsn is not None
         return PostgresEventStore(settings)
     return SQLiteEventStore(settings.sqlite_path)
+
+
+def ledger_application(settings: Settings, **extra: Any) -> LedgerApplication:
+    """eventsourcing's application over the configured store; ``extra``: more of its
+    environment (e.g. ``CREATE_TABLE``)."""
+    env = application_env(settings)
+    env.update({k: str(v) for k, v in extra.items()})
+    return LedgerApplication(env=env)
+
+
+def open_budget_ledger(settings: Settings) -> BudgetLedger:
+    """The budget ledger in the configured store's database, with an earlier version's
+    ledger file imported (SQLite only: see :mod:`infra.ledgers.budget`)."""
+    ledger = open_ledger_application(BudgetLedger, application_env(settings))
+    if settings.store == "sqlite":
+        import_legacy_file(ledger, settings.data_dir, settings.max_year_epsilon)
+    return ledger
+
+
+def open_partner_ledger(settings: Settings) -> PartnerLedger:
+    """The partner ledger in the configured store's database."""
+    return open_ledger_application(PartnerLedger, application_env(settings))

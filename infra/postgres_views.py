@@ -42,7 +42,8 @@ from psycopg import sql
 from psycopg.rows import DictRow, tuple_row
 
 from infra.app import LedgerApplication
-from infra.postgres_store import VIEW_LOCK_KEY, create_tables, ddl_lock
+from infra.postgres.env import postgres_env
+from infra.postgres.tables import VIEW_LOCK_KEY, create_tables, ddl_lock
 from infra.settings import Settings
 from infra.views import Cursor, ViewLogic
 from projections.projection import Changes, LedgerProjection
@@ -152,7 +153,8 @@ class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
 def view_env(settings: Settings) -> Environment:
     """The environment the ProjectionRunner gives the view's factory (named after the
     projection, which names the tracking table)."""
-    return Environment(LedgerProjection.name, settings.eventsourcing_env())
+    assert settings.postgres_dsn is not None
+    return Environment(LedgerProjection.name, postgres_env(settings.postgres_dsn))
 
 
 def open_postgres_view(settings: Settings) -> PostgresLedgerView:
@@ -180,7 +182,8 @@ def follow_postgres(
     # nothing, so starting beside a consumer (which creates tables too) cannot race it.
     create_tables(settings)
     open_postgres_view(settings).close()
-    env = settings.eventsourcing_env()
+    assert settings.postgres_dsn is not None
+    env = postgres_env(settings.postgres_dsn)
     env["CREATE_TABLE"] = "false"
     with ProjectionRunner(
         application_class=LedgerApplication,

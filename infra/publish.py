@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from infra.budget_store import BudgetLedger, BudgetNotAllocated, open_budget_ledger
+from infra.composition import open_budget_ledger
+from infra.ledgers.budget import BudgetLedger, BudgetNotAllocated
 from infra.package_out import stage
 from infra.settings import Settings
 from privacy.budget import BudgetError, PrivacyBudget, budget_id
@@ -79,7 +80,7 @@ def release_with_budget(
     with its measurements recorded there before anything is post-processed.
 
     Privacy contract: as :func:`privacy.release.release_dp`. Raises
-    ``infra.budget_store.BudgetNotAllocated`` if the year is not open and
+    ``infra.ledgers.budget.BudgetNotAllocated`` if the year is not open and
     ``privacy.budget.BudgetExceeded`` if the spend would overspend; nothing is drawn then.
     ``after_spend`` is called with the release id once the spend is recorded (tests use it to
     fail there)."""
@@ -321,7 +322,7 @@ def budget_summary(budget: PrivacyBudget | None, year: int) -> dict[str, Any]:
 def budget_json(settings: Settings, year: int) -> dict[str, Any]:
     """``cmm budget --year Y --json``: :func:`budget_summary` of the stored ledger, and the
     year's partner releases (:func:`partner_summary`)."""
-    from infra.partner_store import open_partner_ledger
+    from infra.composition import open_partner_ledger
 
     summary = budget_summary(open_budget_ledger(settings).budget(year), year)
     summary["partner_releases"] = partner_summary(open_partner_ledger(settings).year(year))

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from infra.composition import open_partner_ledger
+from infra.ledgers.partner import PartnerLedgerConflict
 from infra.package_out import stage
-from infra.partner_store import PartnerLedgerConflict, open_partner_ledger
 from infra.settings import Settings
 from privacy.model import SUPPRESSED, TABLES, CellRef, Release, dimensions_of
 from privacy.partner_ledger import Cell, PartnerReleases

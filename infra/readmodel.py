@@ -24,7 +24,8 @@ from domain.case import Case
 from infra.app import LedgerApplication
 from infra.composition import open_store
 from infra.settings import Settings
-from infra.store import EventStore, StoredRow, ensure_database, file_lock
+from infra.sqlite.database import ensure_database, file_lock
+from infra.store import EventStore, StoredRow
 from infra.views import CASE_COLUMNS, SQLiteLedgerView, loads_state
 from projections.bitemporal import as_of_bound
 from projections.case_rows import CONTACT_COLUMNS, FACT_COLUMNS
@@ -146,7 +147,7 @@ def updating(settings: Settings) -> Iterator[None]:
     (PostgreSQL, ``VIEW_LOCK_KEY``, which the ProjectionRunner's view also takes for each
     of its updates) serialises them. Reading the rows afterwards needs no lock."""
     if settings.store == "postgres":
-        from infra.postgres_store import VIEW_LOCK_KEY, ddl_lock
+        from infra.postgres.tables import VIEW_LOCK_KEY, ddl_lock
 
         assert settings.postgres_dsn is not None
         with ddl_lock(settings.postgres_dsn, VIEW_LOCK_KEY):

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlparse
 
 StoreKind = Literal["sqlite", "postgres"]
 DEFAULT_MAX_YEAR_EPSILON = 10.0
@@ -118,56 +117,6 @@ class Settings:
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "events.sqlite3"
-
-    def eventsourcing_env(self) -> dict[str, str]:
-        """The environment eventsourcing's infrastructure factory reads (PERSISTENCE_MODULE)."""
-        if self.store == "sqlite":
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": str(self.sqlite_path),
-                "SQLITE_LOCK_TIMEOUT": "60",
-            }
-        assert self.postgres_dsn is not None
-        url = urlparse(self.postgres_dsn)
-        export_libpq_tls(self.postgres_dsn)
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": url.path.lstrip("/") or "cmm",
-            "POSTGRES_HOST": url.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": unquote(url.username or "cmm"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_POOL_SIZE": "4",
-        }
-
-
-LIBPQ_TLS_OPTIONS = {
-    "sslmode": "PGSSLMODE",
-    "sslrootcert": "PGSSLROOTCERT",
-    "sslcert": "PGSSLCERT",
-    "sslkey": "PGSSLKEY",
-    "sslcrl": "PGSSLCRL",
-    "sslnegotiation": "PGSSLNEGOTIATION",
-}
-"""The DSN's TLS options and the libpq environment variables that carry the same settings."""
-
-
-def export_libpq_tls(dsn: str) -> None:
-    """Hand the DSN's TLS options (``?sslmode=require&sslrootcert=...``) to libpq.
-
-    eventsourcing's PostgreSQL pool is configured from separate host, port, user and password
-    settings and has no TLS option, so a DSN's ``sslmode`` would be lost on its connections
-    (the budget and partner ledgers, the projection's tracking). libpq reads the same options
-    from ``PGSSLMODE`` and friends, so they are set for this process from the DSN, overriding
-    whatever the environment said: the DSN is the one place TLS is configured, and every
-    connection of every command follows it. Connections made from the DSN itself (psycopg)
-    read it directly."""
-    query = parse_qs(urlparse(dsn).query)
-    for option, variable in LIBPQ_TLS_OPTIONS.items():
-        values = query.get(option)
-        if values:
-            os.environ[variable] = values[-1]
 
 
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")

@@ -7,7 +7,7 @@ the year is audited together with all of them (``privacy.sdc_joint``), so that n
 between releases narrows a cell or exposes a change of fewer than ``threshold`` persons.
 
 The exact counts of hidden cells are sensitive: the ledger lives in the event store itself
-(``infra.partner_store``), as sensitive as the events it summarises, and is never published.
+(``infra.ledgers.partner``), as sensitive as the events it summarises, and is never published.
 Optimistic concurrency on the aggregate's version means two releases of a year made at once
 cannot both be audited without the other: the second to save is refused and audits again.
 

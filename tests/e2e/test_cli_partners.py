@@ -8,7 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from infra.partner_store import open_partner_ledger
+from infra.composition import open_partner_ledger
 from infra.settings import Settings
 from tests.e2e.test_cli import cmm
 

@@ -130,7 +130,7 @@ class Topics:
     created: list[str] = field(default_factory=list)
 
     def create(self, partitions: int) -> None:
-        from infra.kafka_producer import create_topic
+        from infra.kafka.producer import create_topic
 
         for name in (self.events, self.dead_letter):
             create_topic(self.bootstrap, name, partitions if name == self.events else 1)

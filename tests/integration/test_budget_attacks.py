@@ -449,7 +449,7 @@ def test_an_out_that_fills_while_writing_leaves_the_release_to_finish_elsewhere(
 def test_refused_releases_draw_no_noise(
     opened: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from infra.budget_store import BudgetNotAllocated
+    from infra.ledgers.budget import BudgetNotAllocated
     from infra.package_out import OutputRefused
     from infra.publish import PendingRelease, publish_dp
     from infra.settings import Settings
@@ -501,7 +501,7 @@ def test_a_release_paid_for_by_an_earlier_layout_is_never_drawn_again(
     """A pending release recorded by a version that still measured victims_by_year (weights
     for every table) is not finished with this version's fit, nor drawn again: refused, the
     budget spent once, nothing written."""
-    from infra.budget_store import open_budget_ledger
+    from infra.composition import open_budget_ledger
     from infra.publish import PendingRelease, publish_dp
     from infra.settings import Settings
     from privacy import release as release_module

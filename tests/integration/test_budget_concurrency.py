@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from infra.budget_store import open_budget_ledger
+from infra.composition import open_budget_ledger
 from infra.settings import Settings
 from privacy.budget import SLACK
 from tests.facts import victims

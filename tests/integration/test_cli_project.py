@@ -10,7 +10,7 @@ import pytest
 
 import infra.readmodel
 from infra import cli
-from infra.store import SQLiteEventStore
+from infra.sqlite.store import SQLiteEventStore
 
 
 def test_interrupt_during_the_first_catch_up_exits_130_with_a_message(

@@ -14,7 +14,7 @@ import pytest
 
 import privacy.release._from_measurements as release_module
 from domain.countries import COUNTRIES
-from infra.budget_store import BudgetLedger, memory_ledger
+from infra.ledgers.budget import BudgetLedger, memory_ledger
 from infra.publish import (
     allocate_budget,
     budget_json,

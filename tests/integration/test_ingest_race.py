@@ -18,7 +18,7 @@ ROUNDS = 4
 
 def _ingest_after(data: str, source: str, start: Any, results: Any) -> None:
     from infra.composition import open_store
-    from infra.ingest import ingest_file
+    from infra.files.ingest import ingest_file
     from infra.settings import Settings
 
     try:

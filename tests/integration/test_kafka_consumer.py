@@ -20,8 +20,8 @@ from kafka import KafkaConsumer, KafkaProducer
 from domain.events import to_record, validate_event
 from infra.composition import open_store
 from infra.encoding import encode_record
-from infra.kafka_consumer import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
-from infra.kafka_producer import EventProducer, message_key
+from infra.kafka.producer import EventProducer, message_key
+from infra.kafka.sink import DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 from infra.settings import Settings
 from infra.store import EventStore
 from tests.integration.conftest import (
@@ -375,12 +375,12 @@ def test_sigterm_stops_cleanly_mid_stream_and_reports_lag(
 def test_a_rebalance_finishing_between_short_polls_is_not_lost(topics: Topics) -> None:
     """kafka-python 3.0.12 drops a JoinGroup/SyncGroup that completes while no ``poll`` is
     waiting for it; with only short polls the member then never gets partitions. The
-    consumer module works around it (``_keep_finished_rebalances``)."""
+    consumer module works around it (``keep_finished_rebalances``)."""
     import time
 
-    from infra.kafka_consumer import _keep_finished_rebalances
+    from infra.kafka.rebalance_fix import keep_finished_rebalances
 
-    _keep_finished_rebalances()
+    keep_finished_rebalances()
     topics.create(partitions=2)
     consumer = KafkaConsumer(
         bootstrap_servers=topics.bootstrap, group_id=topics.group, enable_auto_commit=False

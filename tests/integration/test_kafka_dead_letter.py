@@ -16,8 +16,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
 from infra.composition import open_store
-from infra.kafka_consumer import DLQ_NULL_HEADERS, DLQ_OFFSET, DLQ_REASON, ConsumerConfig, _Sink
-from infra.kafka_producer import EventProducer
+from infra.kafka.config import ConsumerConfig
+from infra.kafka.producer import EventProducer
+from infra.kafka.sink import DLQ_NULL_HEADERS, DLQ_OFFSET, DLQ_REASON, Sink
 from infra.settings import Settings
 from tests.integration.conftest import Topics, cmm_env, run_cmm, sample_events
 
@@ -151,7 +152,7 @@ def test_a_null_header_value_is_dead_lettered_not_a_crash(
         dead_letter_topic=topics.dead_letter,
         group=topics.group,
     )
-    sink = _Sink(config, lambda: open_store(settings))
+    sink = Sink(config, lambda: open_store(settings))
     try:
         message = (b"not json", b"key", [("trace", None), ("origin", b"hotline")], 0, 7)
         outcome = sink.store([message], {f"{topics.events}:0": 8})

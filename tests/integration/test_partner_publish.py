@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from domain.events import to_record, validate_event
-from infra.ingest import ingest_file
-from infra.partner_store import open_partner_ledger
+from infra.composition import open_partner_ledger
+from infra.files.ingest import ingest_file
 from infra.publish_partners import publish_sdc
 from infra.settings import Settings
 from privacy.sdc import ProtectionError

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from domain.events import to_record, validate_event
-from infra.app import ledger_application
+from infra.composition import ledger_application
 from infra.encoding import Encoded, encode_record
-from infra.postgres_store import PostgresEventStore
+from infra.postgres.store import PostgresEventStore
 from infra.settings import Settings
-from infra.store import EventStore, SQLiteEventStore, StoredRow
+from infra.sqlite.store import SQLiteEventStore
+from infra.store import EventStore, StoredRow
 from tests.integration.conftest import sample_events
 
 pytestmark = pytest.mark.integration

@@ -31,10 +31,10 @@ import pytest
 
 from domain.events import to_record, validate_event
 from infra.composition import open_store
-from infra.kafka_producer import EventProducer
-from infra.postgres_store import PostgresEventStore
+from infra.kafka.producer import EventProducer
+from infra.postgres.store import PostgresEventStore
 from infra.settings import Settings
-from infra.store import SQLiteEventStore
+from infra.sqlite.store import SQLiteEventStore
 from infra.views import CASE_COLUMNS
 from projections.report import build_report, report_to_json
 from simulation.simulate import load_profile, simulate, write_jsonl

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infra.budget_store import BudgetAlreadyAllocated, BudgetNotAllocated, memory_ledger
+from infra.ledgers.budget import BudgetAlreadyAllocated, BudgetNotAllocated, memory_ledger
 from infra.publish import budget_summary, render_budget
 from privacy.budget import (
     AllocationRefused,

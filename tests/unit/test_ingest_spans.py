@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import infra.ingest as ingest
-from infra.ingest import _read_lines, _spans
+import infra.files.ingest as ingest
+from infra.files.ingest import _read_lines, _spans
 
 _line = st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"x"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.partner_store import PartnerLedger, PartnerLedgerConflict
+from infra.ledgers.partner import PartnerLedger, PartnerLedgerConflict
 from privacy.partner_ledger import PartnerReleases, partner_ledger_id
 
 CELLS = [("by_gender", ("female",), 3, True), ("by_gender", ("total",), 9, False)]

@@ -6,8 +6,10 @@ import os
 
 import pytest
 
-from infra.kafka_consumer import ConsumerConfig
-from infra.settings import Settings, export_libpq_tls, kafka_security_from_env
+from infra.composition import application_env
+from infra.kafka.config import ConsumerConfig
+from infra.postgres.env import export_libpq_tls
+from infra.settings import Settings, kafka_security_from_env
 
 
 def test_the_dsns_tls_options_reach_libpq(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,7 +19,7 @@ def test_the_dsns_tls_options_reach_libpq(monkeypatch: pytest.MonkeyPatch) -> No
         store="postgres",
         postgres_dsn="postgresql://u:p@db:5432/cmm?sslmode=verify-full&sslrootcert=/etc/ca.pem",
     )
-    env = settings.eventsourcing_env()
+    env = application_env(settings)
     assert env["POSTGRES_HOST"] == "db"
     # eventsourcing's pool has no TLS option; libpq takes it from these, for every connection.
     assert os.environ["PGSSLMODE"] == "verify-full"

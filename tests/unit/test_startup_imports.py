@@ -16,7 +16,7 @@ HEAVY = ("pandas", "numpy", "opendp", "polars", "scipy")
 
 def test_the_cli_and_the_ingest_path_do_not_import_the_analysis_stack() -> None:
     code = (
-        "import sys, infra.cli, infra.ingest, infra.composition\n"
+        "import sys, infra.cli, infra.files.ingest, infra.composition\n"
         "from infra.cli import build_parser\n"
         "build_parser()\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.ingest import ingest_file
-from infra.store import SQLiteEventStore
+from infra.files.ingest import ingest_file
+from infra.sqlite.store import SQLiteEventStore
 from simulation.simulate import simulate
 
 

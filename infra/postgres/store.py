@@ -25,31 +25,17 @@ events, only in bulk:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import InfrastructureFactory
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
-from eventsourcing.utils import Environment
 from psycopg import sql
 
+from infra.append_plan import dedupe, plan_rows, split_repeats, stored_conflicts
 from infra.encoding import Encoded
+from infra.postgres.tables import create_tables
 from infra.settings import Settings
-from infra.store import (
-    AppendResult,
-    Conflict,
-    EventStore,
-    OnConflict,
-    StoredRow,
-    _dedupe,
-    plan_rows,
-    split_repeats,
-    stored_conflicts,
-)
-
-APPLICATION_NAME = "Ledger"  # infra.app.LedgerApplication.name: decides the table names
+from infra.store import AppendResult, Conflict, EventStore, OnConflict, StoredRow
 
 _COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -57,56 +43,6 @@ _COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 def _copy_text(value: str) -> str:
     """A text value escaped for COPY's text format (topics never need it; be safe)."""
     return value.translate(_COPY_SPECIAL)
-
-
-# Key of the advisory lock that serialises creating tables: eventsourcing's recorders
-# (re)create their tables, types and functions whenever they are constructed, and two
-# processes doing so at once fail ("tuple concurrently updated").
-DDL_LOCK_KEY = 0x636D6D5F646466  # "cmm_ddl"
-# The read model's update lock (``infra.readmodel.updating``, ``PostgresLedgerView``).
-VIEW_LOCK_KEY = 0x636D6D5F76696577  # "cmm_view"
-
-
-@contextmanager
-def ddl_lock(dsn: str, key: int = DDL_LOCK_KEY) -> Iterator[None]:
-    """Hold the database-wide lock for creating tables (a session lock on a connection of
-    its own, so it also covers the connections eventsourcing's factory opens). Other keys
-    name other database-wide locks (``infra.readmodel.updating``)."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-
-
-def create_tables(settings: Settings) -> tuple[str, str, str, str]:
-    """Let eventsourcing create its tables for the ``Ledger`` application, and add
-    ``event_ids``; returns (schema, events table, tracking table, notify channel)."""
-    assert settings.postgres_dsn is not None
-    env = Environment(APPLICATION_NAME, settings.eventsourcing_env())
-    with ddl_lock(settings.postgres_dsn):
-        factory = InfrastructureFactory.construct(env)
-        try:
-            recorder = factory.application_recorder()
-            tracking = factory.tracking_recorder()
-            assert isinstance(recorder, PostgresApplicationRecorder)
-            assert isinstance(tracking, PostgresTrackingRecorder)
-            schema = recorder.datastore.schema
-            with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("CREATE TABLE IF NOT EXISTS {} (event_id uuid PRIMARY KEY)").format(
-                        sql.Identifier(schema, "event_ids")
-                    )
-                )
-            return (
-                schema,
-                recorder.events_table_name,
-                tracking.tracking_table_name,
-                recorder.channel_name,
-            )
-        finally:
-            factory.close()  # type: ignore[attr-defined]
 
 
 class PostgresEventStore(EventStore):
@@ -162,7 +98,7 @@ class PostgresEventStore(EventStore):
         positions: Mapping[str, int] | None = None,
         on_conflict: OnConflict | None = None,
     ) -> AppendResult:
-        unique, where, repeated = _dedupe(events)
+        unique, where, repeated = dedupe(events)
         conflicts: list[Conflict] = []
         fresh: list[Encoded] = []
         conn = self._conn

@@ -1,6 +1,6 @@
 """The privacy budget ledger's store: ``privacy.budget`` kept in the event store itself.
 
-Built on ``infra.ledger_store.LedgerApplication``: on SQLite the ledger is a table of the
+Built on ``infra.ledgers.base.StoredLedger``: on SQLite the ledger is a table of the
 events file (``events.sqlite3``), on PostgreSQL a table of the events database. So deleting
 or replacing any other file of the data directory cannot reset a year's budget, and a copy of
 the event store carries what was spent from it.
@@ -32,8 +32,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from infra.ledger_store import LedgerApplication, open_ledger_application
-from infra.settings import Settings
+from infra.ledgers.base import StoredLedger
 from privacy.budget import BudgetError, PrivacyBudget, budget_id
 
 LEGACY_FILE = "budget.sqlite3"
@@ -63,7 +62,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class BudgetLedger(LedgerApplication):
+class BudgetLedger(StoredLedger):
     name = "BudgetLedger"
 
     def budget(self, year: int) -> PrivacyBudget | None:
@@ -228,26 +227,26 @@ def _legacy_budgets(path: Path) -> list[PrivacyBudget]:
         app.close()
 
 
-def open_budget_ledger(settings: Settings) -> BudgetLedger:
-    """The budget ledger over the configured event store, with an earlier version's ledger
-    file imported (see the module docstring)."""
-    ledger = open_ledger_application(BudgetLedger, settings)
-    legacy = settings.data_dir / LEGACY_FILE
-    if settings.store == "sqlite" and legacy.exists():
-        try:
-            found = _legacy_budgets(legacy)
-        except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as error:
-            # Fail closed: it may hold spends, and nothing may be released without them.
-            raise LegacyLedgerUnreadable(
-                f"refused: {LEGACY_FILE} in the data directory is not a budget ledger this "
-                f"version can read ({type(error).__name__}); move it away if it is not one"
-            ) from None
-        ledger.import_legacy(found, settings.max_year_epsilon)
-        with contextlib.suppress(FileNotFoundError):  # another process imported it meanwhile
-            legacy.replace(settings.data_dir / LEGACY_IMPORTED)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{legacy}{suffix}").unlink(missing_ok=True)
-    return ledger
+def import_legacy_file(ledger: BudgetLedger, data_dir: Path, maximum: float) -> None:
+    """Import an earlier version's ledger file from ``data_dir`` into ``ledger``, if there is
+    one, and rename it so it is read once (see the module docstring). Only the SQLite store
+    ever had one: :func:`infra.composition.open_budget_ledger` calls this for it alone."""
+    legacy = data_dir / LEGACY_FILE
+    if not legacy.exists():
+        return
+    try:
+        found = _legacy_budgets(legacy)
+    except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as error:
+        # Fail closed: it may hold spends, and nothing may be released without them.
+        raise LegacyLedgerUnreadable(
+            f"refused: {LEGACY_FILE} in the data directory is not a budget ledger this "
+            f"version can read ({type(error).__name__}); move it away if it is not one"
+        ) from None
+    ledger.import_legacy(found, maximum)
+    with contextlib.suppress(FileNotFoundError):  # another process imported it meanwhile
+        legacy.replace(data_dir / LEGACY_IMPORTED)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{legacy}{suffix}").unlink(missing_ok=True)
 
 
 def memory_ledger() -> BudgetLedger:

@@ -14,34 +14,53 @@ non-zero. Ingesting the same file again adds nothing (idempotent by id); a line 
 a stored event's id with other content is a conflict, rejected like an invalid line, and
 the stored event is kept.
 
-The input is UTF-8 JSON lines, with or without a byte order mark, plain or gzip-compressed
-(recognised by its first bytes, whatever its name). Text in another encoding (UTF-16 or
-UTF-32, or anything that is not UTF-8 at the start) is refused as a whole, with one reason
-and nothing stored, rather than as a rejected line per line.
+The input is UTF-8 JSON lines, plain or gzip-compressed; text in another encoding is refused
+as a whole (:mod:`infra.files.input`). Rejects are kept as :mod:`infra.files.rejects` says.
+
+The worker pool here is ingest's own (its workers write in file order, taking turns):
+:mod:`infra.workers` gives its workers their lifetime.
 """
 
 from __future__ import annotations
 
-import codecs
 import gc
-import gzip
 import json
 import multiprocessing
 import multiprocessing.util
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at
 from infra.encoding import Encoded, parse_and_encode
-from infra.store import AppendResult, Conflict, EventStore
+from infra.files.input import DamagedInput, UnreadableInput, open_input, sniff
+from infra.files.rejects import (
+    RAW_LIMIT,
+    Reject,
+    conflict_rejects,
+    make_reject,
+    reject_json,
+    rejects_path_for,
+)
+from infra.store import AppendResult, EventStore
 from infra.workers import end_with_parent
+
+__all__ = [
+    "RAW_LIMIT",
+    "DamagedInput",
+    "IngestReport",
+    "Reject",
+    "UnreadableInput",
+    "ingest_file",
+    "parse_chunk",
+    "rejects_path_for",
+]
 
 CHUNK_LINES = 5_000
 # Events per store transaction. Every commit writes each page it dirtied: stream ids are
@@ -50,36 +69,6 @@ CHUNK_LINES = 5_000
 BATCH_EVENTS = 50_000
 # With writing workers a chunk is a transaction: large, for the same reason.
 WORKER_CHUNK_LINES = 25_000
-RAW_LIMIT = 4096
-"""Bytes of a rejected line copied to the rejects file: a 50 MB line is not copied whole."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reject:
-    line: int
-    reason: str
-    raw: str
-    raw_bytes: int | None = None  # the whole line's length, when ``raw`` is only its start
-
-
-def make_reject(line: int, reason: str, raw: bytes) -> Reject:
-    """A reject with at most :data:`RAW_LIMIT` bytes of its line (cut at a character)."""
-    raw = raw.rstrip(b"\r\n")
-    if len(raw) <= RAW_LIMIT:
-        return Reject(line, reason, raw.decode("utf8", "replace"))
-    cut = RAW_LIMIT
-    while cut > 0 and raw[cut] & 0xC0 == 0x80:  # not inside a UTF-8 sequence
-        cut -= 1
-    return Reject(line, reason, raw[:cut].decode("utf8", "replace"), raw_bytes=len(raw))
-
-
-class UnreadableInput(ValueError):
-    """The file as a whole is not UTF-8 JSON lines (plain or gzip): nothing is stored."""
-
-
-class DamagedInput(ValueError):
-    """A gzip file that cannot be unpacked past some point (cut short or corrupt): the
-    lines before it are stored, nothing after it is."""
 
 
 def _unpacked(
@@ -105,56 +94,6 @@ def _unpacked(
             f"the gzip stream cannot be unpacked after line {report.lines:,} ({error}); "
             f"{kept}: fix or replace the file and ingest it again to store the rest"
         ) from None
-
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_FOREIGN_BOMS = (
-    (codecs.BOM_UTF32_LE, "UTF-32"),  # before UTF-16 LE, whose BOM begins it
-    (codecs.BOM_UTF32_BE, "UTF-32"),
-    (codecs.BOM_UTF16_LE, "UTF-16"),
-    (codecs.BOM_UTF16_BE, "UTF-16"),
-)
-_SNIFF_BYTES = 1 << 16
-
-
-def _check_text(start: bytes) -> int:
-    """How many bytes of a byte order mark to skip at the start of the text; raises
-    :class:`UnreadableInput` for text that is not UTF-8."""
-    for bom, name in _FOREIGN_BOMS:
-        if start.startswith(bom):
-            raise UnreadableInput(
-                f"the file is {name} text (it starts with a {name} byte "
-                "order mark); convert it to UTF-8"
-            )
-    skip = len(codecs.BOM_UTF8) if start.startswith(codecs.BOM_UTF8) else 0
-    if b"\x00" in start:
-        raise UnreadableInput(
-            "the file holds NUL bytes near its start: it is binary, or UTF-16/UTF-32 "
-            "without a byte order mark; convert it to UTF-8 JSON lines"
-        )
-    try:
-        codecs.getincrementaldecoder("utf8")().decode(start[skip:], final=False)
-    except UnicodeDecodeError as error:
-        raise UnreadableInput(
-            f"the file is not UTF-8 (byte {skip + error.start} cannot be decoded); "
-            "convert it to UTF-8 JSON lines"
-        ) from None
-    return skip
-
-
-def _sniff(source: Path) -> tuple[bool, int]:
-    """(gzip-compressed, bytes of byte order mark to skip) of ``source``."""
-    with source.open("rb") as handle:
-        start = handle.read(_SNIFF_BYTES)
-    if start.startswith(_GZIP_MAGIC):
-        try:
-            with gzip.open(source, "rb") as unpacked:
-                return True, _check_text(unpacked.read(_SNIFF_BYTES))
-        except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
-            raise UnreadableInput(
-                f"the file starts as gzip but cannot be unpacked: {error}"
-            ) from None
-    return False, _check_text(start)
 
 
 @dataclass
@@ -210,13 +149,6 @@ def _parse_into(
             numbers.append(number)
 
 
-def conflict_rejects(
-    conflicts: Sequence[Conflict], numbers: Sequence[int], raw_of: Callable[[int], bytes]
-) -> list[Reject]:
-    """Rejects for the events of an append that conflict with stored ones."""
-    return [make_reject(numbers[c.index], c.reason, raw_of(numbers[c.index])) for c in conflicts]
-
-
 class _Turns:
     """Whose turn it is to write: chunk numbers, shared by the workers through fork."""
 
@@ -242,12 +174,12 @@ _WORKER_STORE: EventStore | None = None
 
 
 def _init_worker(
-    parent: int, store: EventStore, turns: _Turns, source: Path, clock_skew: timedelta
+    parent_pid: int, store: EventStore, turns: _Turns, source: Path, clock_skew: timedelta
 ) -> None:
     """Runs in each worker after fork: it ends with its parent (``infra.workers``) and opens
     a connection of its own on first use."""
     global _WORKER_SETUP
-    end_with_parent(parent)
+    end_with_parent(parent_pid)
     _WORKER_SETUP = (store, turns, source, clock_skew)
 
 
@@ -272,7 +204,9 @@ def parse_and_store(
     reports the failure."""
     global _WORKER_STORE
     assert _WORKER_SETUP is not None
-    parent, turns, source, clock_skew = _WORKER_SETUP
+    # The ingesting process's store, inherited through fork: never written through here (its
+    # connection is the parent's); each worker opens one of its own from it.
+    inherited_store, turns, source, clock_skew = _WORKER_SETUP
     failure: BaseException | None = None
     encoded: list[Encoded] = []
     rejects: list[Reject] = []
@@ -293,7 +227,7 @@ def parse_and_store(
         if failure is not None:
             raise failure
         if _WORKER_STORE is None:
-            _WORKER_STORE = parent.reopen()
+            _WORKER_STORE = inherited_store.reopen()
             # Closed when the worker exits (multiprocessing runs its finalizers then).
             multiprocessing.util.Finalize(None, _WORKER_STORE.close, exitpriority=10)
         outcome = _WORKER_STORE.append(encoded) if encoded else AppendResult(0, 0)
@@ -360,16 +294,6 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 2)
 
 
-def _open_input(source: Path, compressed: bool) -> IO[bytes]:
-    if compressed:
-        return cast(IO[bytes], gzip.open(source, "rb"))
-    return source.open("rb")
-
-
-def rejects_path_for(source: Path) -> Path:
-    return source.with_name(source.name + ".rejects.jsonl")
-
-
 def ingest_file(
     source: Path,
     store: EventStore,
@@ -386,7 +310,7 @@ def ingest_file(
     ``chunk_lines`` is one transaction. A gzip-compressed file is read as a stream, in this
     process. Raises :class:`UnreadableInput` (before storing anything) for a file that is
     not UTF-8 text; ``clock_skew``: how far ``recorded_at`` may lie ahead of now."""
-    compressed, skip = _sniff(source)
+    compressed, skip = sniff(source)
     report = IngestReport()
     rejects_path = rejects_path_for(source)
     rejects_file: IO[str] | None = None
@@ -405,7 +329,7 @@ def ingest_file(
             if rejects_file is None:
                 rejects_file = rejects_path.open("w", encoding="utf8")
                 report.rejects_path = rejects_path
-            rejects_file.write(json.dumps(_reject_json(reject), ensure_ascii=False) + "\n")
+            rejects_file.write(json.dumps(reject_json(reject), ensure_ascii=False) + "\n")
             report.rejects.append(reject)
             if on_reject:
                 on_reject(reject)
@@ -432,7 +356,7 @@ def ingest_file(
         report.duplicates += outcome.duplicates
 
     try:
-        with _open_input(source, compressed) as handle_in:
+        with open_input(source, compressed) as handle_in:
             handle_in.seek(skip)  # past a UTF-8 byte order mark
             if workers == 0:
                 chunks = _chunks(handle_in, chunk_lines or CHUNK_LINES)
@@ -485,15 +409,3 @@ def ingest_file(
         # A stale rejects file from an earlier run would mislead: this run had none.
         rejects_path.unlink()
     return report
-
-
-def _reject_json(reject: Reject) -> dict[str, Any]:
-    record: dict[str, Any] = {"line": reject.line, "reason": reject.reason, "raw": reject.raw}
-    if reject.raw_bytes is not None:
-        record["raw_truncated"] = True
-        record["raw_bytes"] = reject.raw_bytes
-        record["note"] = (
-            f"the line is {reject.raw_bytes:,} bytes long; only its first {RAW_LIMIT:,} "
-            "are copied here"
-        )
-    return record

@@ -17,10 +17,8 @@ and new owner may both write a few batches: each writes a contiguous run of offs
 order, positions only move forward and duplicates are dropped by id, so the store ends the
 same as with one consumer, and one person's events (one key, one partition) keep their order.
 
-A message that breaks the contract goes to the dead-letter topic with its original key, value
-and headers, plus the reason and its origin in ``cmm.dlq.*`` headers. It is acknowledged to
-the dead-letter topic before the position that skips it is committed: never dropped silently,
-never blocking its partition.
+A message that breaks the contract goes to the dead-letter topic (:mod:`infra.kafka.sink`),
+acknowledged there before the position that skips it is committed.
 
 Two stages overlap: this process fetches from Kafka (kafka-python decodes every record in
 Python, which takes about half of a core at the target rate), and worker processes validate,
@@ -31,7 +29,7 @@ batches are stored in offset order, each in one transaction with its positions.
 A restarted member with the same ``instance_id`` (static membership) takes its partitions
 back at once; without one, a killed member's partitions move after its session timeout.
 kafka-python 3.0.12 can lose a rebalance that completes between two polls (the member then
-never gets partitions); ``_keep_finished_rebalances`` works around it.
+never gets partitions); :mod:`infra.kafka.rebalance_fix` works around it.
 """
 
 from __future__ import annotations
@@ -45,277 +43,29 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at
-from infra.encoding import Encoded, parse_and_encode
-from infra.store import Conflict, EventStore
-from infra.workers import end_with_parent
+from infra.kafka.config import ConsumerConfig, position_name
+from infra.kafka.rebalance_fix import keep_finished_rebalances
+from infra.kafka.sink import (
+    Message,
+    Sink,
+    Stored,
+    close_in_worker,
+    store_in_worker,
+    validate_values,
+    worker_init,
+)
+from infra.store import EventStore
 
 log = logging.getLogger(__name__)
-
-DLQ_REASON = "cmm.dlq.reason"
-DLQ_TOPIC = "cmm.dlq.topic"
-DLQ_PARTITION = "cmm.dlq.partition"
-DLQ_OFFSET = "cmm.dlq.offset"
-DLQ_GROUP = "cmm.dlq.group"
-DLQ_NULL_HEADERS = "cmm.dlq.null-headers"
-"""Positions (comma-separated) of the original headers whose value was null: a producer
-cannot send a null header value, so they are sent empty and listed here."""
-DLQ_MAX_REQUEST_BYTES = 16 * 1024 * 1024
-"""The dead-letter producer's largest request: above anything the consumer fetches (8 MiB a
-partition), so no message it can read is too large to send on. The dead-letter topic's own
-``max.message.bytes`` must be as large as the events topic's, or the broker refuses it."""
-DLQ_CONFIRM_S = 120.0
-_REASON_LIMIT = 2_000
-
-
-def position_name(topic: str, partition: int) -> str:
-    """The tracking record name of a partition's consumed position."""
-    return f"kafka:{topic}:{partition}"
-
-
-# ----------------------------------------------------------------------------------------------
-# A kafka-python 3.0 race, worked around
-
-
-class _FinishedJoin:
-    """A join/sync task that completed while no ``poll`` was waiting for it, presented as
-    still pending so that the coordinator awaits it (and applies its assignment) instead of
-    discarding it."""
-
-    is_done = False
-
-    def __init__(self, future: Any) -> None:
-        self._future = future
-
-    def add_callback(self, f: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._future.add_callback(f, *args, **kwargs)
-
-    def add_errback(self, f: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._future.add_errback(f, *args, **kwargs)
-
-
-def _keep_finished_rebalances() -> None:
-    """kafka-python 3.0.12 loses a rebalance when ``poll`` times out while the JoinGroup /
-    SyncGroup round trip is in flight and the round trip then completes before the next
-    ``poll``: the finished task is discarded, and when the rebalance was started by a
-    metadata or subscription change nothing asks to rejoin again, so the member keeps an
-    empty assignment for ever (seen here under load: a consumer that never gets its
-    partitions). The fix: a finished, unconsumed join counts as "rejoin needed", and is
-    awaited rather than replaced. Applied once; a kafka-python without these internals is
-    left alone."""
-    from kafka.coordinator.base import BaseCoordinator
-    from kafka.coordinator.consumer import ConsumerCoordinator
-
-    if getattr(BaseCoordinator, "_cmm_keeps_finished_rebalances", False):
-        return
-    original_join = getattr(BaseCoordinator, "join_group_async", None)
-    original_need = getattr(ConsumerCoordinator, "need_rejoin", None)
-    if original_join is None or original_need is None:
-        return
-
-    def unconsumed(self: Any) -> bool:
-        task = getattr(self, "_join_task", None)
-        if isinstance(task, _FinishedJoin):
-            return True
-        return bool(task is not None and task.is_done and getattr(self, "rejoining", False))
-
-    def need_rejoin(self: Any) -> bool:
-        return unconsumed(self) or bool(original_need(self))
-
-    async def join_group_async(self: Any, timeout_ms: Any = None) -> Any:
-        task = getattr(self, "_join_task", None)
-        if task is not None and not isinstance(task, _FinishedJoin) and unconsumed(self):
-            log.info("completing a rebalance that finished between two polls")
-            self._join_task = _FinishedJoin(task)
-        return await original_join(self, timeout_ms)
-
-    ConsumerCoordinator.need_rejoin = need_rejoin  # type: ignore[method-assign]
-    BaseCoordinator.join_group_async = join_group_async  # type: ignore[method-assign]
-    BaseCoordinator._cmm_keeps_finished_rebalances = True  # type: ignore[attr-defined]
-
-
-# ----------------------------------------------------------------------------------------------
-# Validation (runs in the worker process)
-
-
-def validate_values(
-    values: Sequence[bytes | None], clock_skew: timedelta = CLOCK_SKEW
-) -> tuple[list[Encoded], list[tuple[int, str]], list[int]]:
-    """Encoded events for the valid values, (index, reason) for the others, and the index
-    of each encoded event among ``values``."""
-    encoded: list[Encoded] = []
-    rejects: list[tuple[int, str]] = []
-    indices: list[int] = []
-    not_after = latest_recorded_at(datetime.now(UTC), clock_skew)  # once a batch
-    for index, raw in enumerate(values):
-        if raw is None:
-            rejects.append((index, "message has no value"))
-            continue
-        try:
-            # Plain tuples: they pickle several times faster than named tuples.
-            encoded.append(parse_and_encode(raw, not_after))  # type: ignore[arg-type]
-        except InvalidEvent as error:
-            rejects.append((index, error.reason))
-        except (ValueError, KeyError) as error:  # valid, yet no stream takes it
-            rejects.append((index, f"cannot be stored: {error}"))
-        else:
-            indices.append(index)
-    return encoded, rejects, indices
-
-
-# What a worker needs of a fetched record: value, key, headers, partition, offset (the topic is
-# the consumer's). Plain tuples: they cross to the worker process.
-Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None, int, int]
-
-
-class DeadLetterFailed(RuntimeError):
-    """A dead letter was not confirmed by Kafka: nothing of its batch was stored and the
-    stored positions did not move, so the message is consumed again after a restart."""
-
-
-@dataclass(frozen=True)
-class Stored:
-    """What storing one batch did."""
-
-    appended: int
-    duplicates: int
-    dead_lettered: int
-
-
-class _Sink:
-    """Validates a batch, sends its invalid messages to the dead-letter topic, and appends the
-    valid ones with the batch's positions in one transaction. The dead letters are
-    acknowledged before the positions that skip them are committed."""
-
-    def __init__(self, config: ConsumerConfig, open_store: Callable[[], EventStore]) -> None:
-        self.config = config
-        self._open_store = open_store
-        self._store: EventStore | None = None
-        self._dlq: KafkaProducer | None = None
-
-    def store(self, messages: list[Message], positions: dict[str, int]) -> Stored:
-        encoded, rejects, indices = validate_values(
-            [m[0] for m in messages], timedelta(seconds=self.config.clock_skew_seconds)
-        )
-        if rejects:
-            self._dead_letter(messages, rejects)
-        if self._store is None:
-            self._store = self._open_store()
-
-        def conflicting(conflicts: Sequence[Conflict]) -> None:
-            # In the append's transaction: the positions that skip these messages commit
-            # only once the dead-letter topic has them.
-            self._dead_letter(messages, [(indices[c.index], c.reason) for c in conflicts])
-
-        outcome = self._store.append(encoded, positions, on_conflict=conflicting)
-        return Stored(outcome.appended, outcome.duplicates, len(rejects) + len(outcome.conflicts))
-
-    def _dead_letter(self, messages: list[Message], rejects: list[tuple[int, str]]) -> None:
-        """Send the batch's invalid messages to the dead-letter topic and wait until Kafka has
-        confirmed every one; raise :class:`DeadLetterFailed` otherwise, before the batch's
-        positions are stored (Kafka Connect's ``errors.tolerance=all`` with a dead-letter
-        queue does the same)."""
-        config = self.config
-        if self._dlq is None:
-            self._dlq = KafkaProducer(
-                bootstrap_servers=config.bootstrap_servers,
-                client_id=f"{config.client_id}-dlq",
-                acks="all",
-                enable_idempotence=True,
-                max_request_size=DLQ_MAX_REQUEST_BYTES,
-                **config.security_options(),
-            )
-        sent = []
-        for index, reason in rejects:
-            value, key, headers, partition, offset = messages[index]
-            original = list(headers or [])
-            nulls = [str(i) for i, (_, v) in enumerate(original) if v is None]
-            all_headers = [
-                *[(k, b"" if v is None else bytes(v)) for k, v in original],
-                (DLQ_REASON, reason[:_REASON_LIMIT].encode("utf8")),
-                (DLQ_TOPIC, config.topic.encode()),
-                (DLQ_PARTITION, str(partition).encode()),
-                (DLQ_OFFSET, str(offset).encode()),
-                (DLQ_GROUP, config.group.encode()),
-            ]
-            if nulls:
-                all_headers.append((DLQ_NULL_HEADERS, ",".join(nulls).encode()))
-            key = key if key is not None or value is not None else b""
-            try:
-                future = self._dlq.send(
-                    config.dead_letter_topic, value=value, key=key, headers=all_headers
-                )
-            except (KafkaError, ValueError, TypeError) as error:
-                raise self._failed(partition, offset, error) from None
-            sent.append((partition, offset, reason, future))
-        self._dlq.flush(timeout=DLQ_CONFIRM_S)
-        for partition, offset, reason, future in sent:
-            try:
-                future.get(timeout=DLQ_CONFIRM_S)
-            except KafkaError as error:
-                raise self._failed(partition, offset, error) from None
-            log.warning("%s:%s@%s dead-lettered: %s", config.topic, partition, offset, reason)
-
-    def _failed(self, partition: int, offset: int, error: BaseException) -> DeadLetterFailed:
-        config = self.config
-        hint = (
-            " (the message is larger than the dead-letter topic takes: raise its "
-            "max.message.bytes to the events topic's)"
-            if "TooLarge" in type(error).__name__
-            else ""
-        )
-        return DeadLetterFailed(
-            f"{config.topic}:{partition}@{offset} is invalid and could not be dead-lettered to "
-            f"{config.dead_letter_topic}: {type(error).__name__}{hint}. Nothing of its batch "
-            "was stored and the stored position did not move: it is consumed again after a "
-            "restart"
-        )
-
-    def close(self) -> None:
-        try:
-            if self._dlq is not None:
-                self._dlq.close()
-        finally:
-            if self._store is not None:
-                self._store.close()
-
-
-_WORKER_SINK: _Sink | None = None
-
-
-def _worker_init(parent: int, sink: _Sink) -> None:
-    """The worker leaves shutdown to its parent (signals go to the whole process group on a
-    terminal) and exits when the parent is gone, even if it was killed with SIGKILL. The
-    sink comes through fork, unpickled; it opens its store and producer on first use."""
-    global _WORKER_SINK
-    _WORKER_SINK = sink
-    end_with_parent(parent)
-
-
-def _store_in_worker(messages: list[Message], positions: dict[str, int]) -> Stored:
-    assert _WORKER_SINK is not None
-    return _WORKER_SINK.store(messages, positions)
-
-
-def _close_in_worker() -> None:
-    """Close the worker's store and producer (the last task a worker runs)."""
-    if _WORKER_SINK is not None:
-        _WORKER_SINK.close()
-
-
-# ----------------------------------------------------------------------------------------------
-# The consumer
 
 
 @dataclass
@@ -329,31 +79,6 @@ class ConsumeStats:
     started: float = field(default_factory=time.monotonic)
     first_message_at: float | None = None  # monotonic; throughput excludes joining the group
     last_stored_at: float | None = None
-
-
-@dataclass
-class ConsumerConfig:
-    bootstrap_servers: str
-    topic: str = "cmm.events"
-    dead_letter_topic: str = "cmm.events.dead-letter"
-    group: str = "cmm-ledger"
-    batch_size: int = 5_000
-    workers: int = 1
-    max_in_flight: int = 3
-    max_messages: int | None = None
-    idle_exit_seconds: float | None = None
-    report_every: float = 10.0
-    replay: bool = False
-    session_timeout_ms: int = 10_000
-    instance_id: str | None = None
-    client_id: str = "cmm-consumer"
-    clock_skew_seconds: float = CLOCK_SKEW.total_seconds()
-    extra: dict[str, Any] = field(default_factory=dict)
-    """More kafka-python consumer options; the security ones (TLS, SASL: see
-    ``infra.settings.kafka_security_from_env``) are given to the dead-letter producer too."""
-
-    def security_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.extra.items() if k.startswith(("security_", "sasl_", "ssl_"))}
 
 
 @dataclass
@@ -411,7 +136,7 @@ class EventConsumer:
         self.stats = ConsumeStats()
         # Given by a caller that installed its signal handlers before the slow start-up.
         self.stopping = stopping or threading.Event()
-        self._sink = _Sink(config, open_store)
+        self._sink = Sink(config, open_store)
         # One single-process executor per worker: a worker runs its tasks in order, and a
         # partition's batches always go to the same worker.
         self._workers: list[ProcessPoolExecutor] = []
@@ -421,7 +146,7 @@ class EventConsumer:
             worker = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=fork,
-                initializer=_worker_init,
+                initializer=worker_init,
                 initargs=(os.getpid(), self._sink),
             )
             worker.submit(validate_values, []).result()
@@ -430,7 +155,7 @@ class EventConsumer:
         self._pending: deque[_Batch] = deque()
         self._error: BaseException | None = None
         self._submitted = 0
-        _keep_finished_rebalances()
+        keep_finished_rebalances()
         self._listener = _Rebalance()
         self._assigned = False
         self._next: dict[TopicPartition, int] = {}
@@ -473,7 +198,7 @@ class EventConsumer:
             finally:
                 for worker in self._workers:
                     with contextlib.suppress(Exception):
-                        worker.submit(_close_in_worker).result(timeout=30)
+                        worker.submit(close_in_worker).result(timeout=30)
                     worker.shutdown(wait=True, cancel_futures=True)
 
     # -- the fetching thread
@@ -579,7 +304,7 @@ class EventConsumer:
             names = {position_name(tp.topic, tp.partition): p for tp, p in positions.items()}
             result: Future[Stored]
             if self._workers:
-                result = self._workers[index].submit(_store_in_worker, messages, names)
+                result = self._workers[index].submit(store_in_worker, messages, names)
             else:
                 result = Future()
                 try:

@@ -1,7 +1,8 @@
 """The partner ledger's store: ``privacy.partner_ledger`` in the event store's own database.
 
-Built on ``infra.ledger_store.LedgerApplication``, so the record of partner releases is a
-table of the event store (SQLite: the events file; PostgreSQL: the events database):
+Built on ``infra.ledgers.base.StoredLedger``, so the record of partner releases is a
+table of the event store (SQLite: the events file; PostgreSQL: the events database;
+:func:`infra.composition.open_partner_ledger` opens it there):
 deleting files beside the store cannot reset it, and a copy of the store carries it.
 """
 
@@ -13,8 +14,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from infra.ledger_store import LedgerApplication, open_ledger_application
-from infra.settings import Settings
+from infra.ledgers.base import StoredLedger
 from privacy.partner_ledger import Cell, PartnerReleases, partner_ledger_id
 
 
@@ -22,7 +22,7 @@ class PartnerLedgerConflict(RuntimeError):
     """Another partner release of the year was recorded since this one was audited."""
 
 
-class PartnerLedger(LedgerApplication):
+class PartnerLedger(StoredLedger):
     name = "PartnerLedger"
 
     def year(self, year: int) -> PartnerReleases | None:
@@ -70,8 +70,3 @@ class PartnerLedger(LedgerApplication):
         except IntegrityError as race:
             raise PartnerLedgerConflict(f"another partner release of {year} was recorded") from race
         return ledger.id
-
-
-def open_partner_ledger(settings: Settings) -> PartnerLedger:
-    """The partner ledger over the configured event store."""
-    return open_ledger_application(PartnerLedger, settings)

@@ -18,25 +18,23 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any, TypeVar, cast
+from collections.abc import Mapping
+from typing import TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, PersistenceError
 from eventsourcing.sqlite import SQLiteFactory
 
-from infra.settings import Settings
-
 OPEN_ATTEMPTS = 10
 
-L = TypeVar("L", bound="LedgerApplication")
+L = TypeVar("L", bound="StoredLedger")
 
 
-class LedgerApplication(Application[UUID]):
+class StoredLedger(Application[UUID]):
     """An eventsourcing application whose events are kept in a table of its own in the event
-    store's database (see the module docstring)."""
-
-    name = "Ledger"
+    store's database (see the module docstring). Subclasses name it: the name names the
+    table."""
 
     def construct_recorder(self) -> ApplicationRecorder:
         factory = self.factory
@@ -47,23 +45,15 @@ class LedgerApplication(Application[UUID]):
         # Only the event store's aggregate interface is used (no notification log is read).
         return cast(ApplicationRecorder, recorder)
 
-    @classmethod
-    def table_name(cls, settings: Settings) -> str:
-        """The table holding this ledger's events in the configured store."""
-        if settings.store == "sqlite":
-            return f"stored_{cls.name.lower()}_events"
-        return f"{cls.name.lower()}_events"
 
-
-def open_ledger_application(cls: type[L], settings: Settings, **extra: Any) -> L:
-    """``cls`` over the configured event store.
+def open_ledger_application(cls: type[L], env: Mapping[str, str]) -> L:
+    """``cls`` over the event store that eventsourcing's environment ``env`` names (built by
+    :func:`infra.composition.application_env`).
 
     Several processes opening a new store at once race to create it: on SQLite to switch the
     file to WAL mode, which answers the losers "database is locked" at once (the busy timeout
     does not cover the journal-mode switch); on PostgreSQL ``CREATE TABLE IF NOT EXISTS`` can
     collide in the catalogue. So opening is retried a few times."""
-    env = settings.eventsourcing_env()
-    env.update({k: str(v) for k, v in extra.items()})
     for attempt in range(OPEN_ATTEMPTS):
         try:
             return cls(env=env)

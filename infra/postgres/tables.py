@@ -1,0 +1,66 @@
+"""The PostgreSQL tables of the event store, made by eventsourcing's own recorders, and the
+database-wide advisory locks under which processes make tables and update the read model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
+from eventsourcing.utils import Environment
+from psycopg import sql
+
+from infra.app import APPLICATION_NAME
+from infra.postgres.env import postgres_env
+from infra.settings import Settings
+
+# Key of the advisory lock that serialises creating tables: eventsourcing's recorders
+# (re)create their tables, types and functions whenever they are constructed, and two
+# processes doing so at once fail ("tuple concurrently updated").
+DDL_LOCK_KEY = 0x636D6D5F646466  # "cmm_ddl"
+# The read model's update lock (``infra.readmodel.updating``, ``PostgresLedgerView``).
+VIEW_LOCK_KEY = 0x636D6D5F76696577  # "cmm_view"
+
+
+@contextmanager
+def ddl_lock(dsn: str, key: int = DDL_LOCK_KEY) -> Iterator[None]:
+    """Hold the database-wide lock for creating tables (a session lock on a connection of
+    its own, so it also covers the connections eventsourcing's factory opens). Other keys
+    name other database-wide locks (``infra.readmodel.updating``)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def create_tables(settings: Settings) -> tuple[str, str, str, str]:
+    """Let eventsourcing create its tables for the ``Ledger`` application, and add
+    ``event_ids``; returns (schema, events table, tracking table, notify channel)."""
+    assert settings.postgres_dsn is not None
+    env = Environment(APPLICATION_NAME, postgres_env(settings.postgres_dsn))
+    with ddl_lock(settings.postgres_dsn):
+        factory = InfrastructureFactory.construct(env)
+        try:
+            recorder = factory.application_recorder()
+            tracking = factory.tracking_recorder()
+            assert isinstance(recorder, PostgresApplicationRecorder)
+            assert isinstance(tracking, PostgresTrackingRecorder)
+            schema = recorder.datastore.schema
+            with psycopg.connect(settings.postgres_dsn, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} (event_id uuid PRIMARY KEY)").format(
+                        sql.Identifier(schema, "event_ids")
+                    )
+                )
+            return (
+                schema,
+                recorder.events_table_name,
+                tracking.tracking_table_name,
+                recorder.channel_name,
+            )
+        finally:
+            factory.close()  # type: ignore[attr-defined]

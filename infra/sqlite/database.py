@@ -1,0 +1,54 @@
+"""The SQLite database file that the event store and the read model share: how it is made
+(its page size), and the file locks by which processes of one data directory take turns."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# SQLite's default page is 4 KiB. Stream ids are name-based, so a batch's inserts land all
+# over the primary-key index, and a commit writes every page they touched to the WAL, a frame
+# (header, checksum, write call) a page. Appending 1M events in batches of 25k ran at 59-68k
+# events/s with 4 KiB pages and 82-99k/s with 16 KiB (32 and 64 KiB did no better).
+PAGE_SIZE = 16384
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (made if missing; it holds no data, and
+    deleting it is harmless) for the block: the way processes of one data directory take
+    turns."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def schema_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock under which the database at ``path`` and its tables are made.
+
+    Two processes opening a new store at once would otherwise both find no tables, both
+    create them and both write eventsourcing's tracking-table marker (``__migration__``); the
+    second write fails with ``IntegrityError`` and that process stores nothing."""
+    return file_lock(Path(f"{path}.lock"))
+
+
+def ensure_database(path: Path) -> None:
+    """Create the database file with the store's page size if there is none yet (the page
+    size is fixed once the file exists), whichever of the store and the view opens it first."""
+    if path.exists() and path.stat().st_size > 0:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    try:
+        db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        db.execute("PRAGMA journal_mode=WAL")
+    finally:
+        db.close()
