@@ -124,8 +124,11 @@ _CASE_HEX_LIMIT = 1 << 18  # about 30 MB at most; a person's events come in burs
 
 
 def case_hex(person_ref: str) -> str:
-    """``case_id(person_ref).hex`` (a version-5 UUID), remembered, and computed without the
-    two UUID objects ``uuid5`` makes: 2.2 us a new person that way, once per person."""
+    """``case_id(person_ref).hex``, remembered: a hand-rolled ``uuid5`` (RFC 4122 version 5,
+    SHA-1 of the namespace and the name, with the version and variant bits set), because
+    ``uuid5`` builds two UUID objects to give one hex string, and every new person of an
+    ingest needs one (``bench.bench_ingest``'s ``ingest`` figure). ``tests/unit/
+    test_encoding.py`` holds it equal to ``domain.case.case_id``, the definition."""
     hexed = _CASE_HEX.get(person_ref)
     if hexed is None:
         digest = bytearray(sha1(_CASE_NAME_PREFIX + person_ref.encode()).digest()[:16])
@@ -142,7 +145,7 @@ def encode_event(event: Event) -> Encoded:
     payload go to JSON in pydantic's compiled serializer in one call (the fields are declared
     in the order the mapper writes them), and only the mapper's ``timestamp`` is put in
     front. A test holds the two paths to the same bytes for every event type."""
-    return tuple.__new__(Encoded, encode_event_row(event))
+    return Encoded._make(encode_event_row(event))
 
 
 # Quotes the stored state has beyond the JSON text of its event: the 10 of the

@@ -65,7 +65,8 @@ __all__ = [
 CHUNK_LINES = 5_000
 # Events per store transaction. Every commit writes each page it dirtied: stream ids are
 # name-based, so a batch's index inserts touch pages all over the index, and a batch ten
-# times larger writes far fewer pages per event (2.3x the writer's rate at a million events).
+# times larger writes far fewer pages per event (``bench.bench_ingest``'s ``ingest`` figure
+# at a million events).
 BATCH_EVENTS = 50_000
 # With writing workers a chunk is a transaction: large, for the same reason.
 WORKER_CHUNK_LINES = 25_000
@@ -141,7 +142,9 @@ def _parse_into(
         if not raw.strip():
             continue
         try:
-            # Plain tuples: they cross back to the writer process, and pickle fastest.
+            # Plain tuples (what ``parse_and_encode`` returns, not ``Encoded``): they cross back
+            # to the writer process, and a plain tuple pickles faster than a named tuple
+            # (``bench.bench_ingest``'s ``ingest`` figure).
             encoded.append(parse_and_encode(raw, not_after))  # type: ignore[arg-type]
         except InvalidEvent as error:
             rejects.append(make_reject(number, error.reason, raw))

@@ -401,7 +401,7 @@ def print_report(stream: TextIO | None = None) -> Callable[[ConsumeStats, float]
 def default_workers() -> int:
     """One storing worker per core beside this process, which fetches; none on a single
     core. Fetching takes about half a core at full speed, so two workers on two cores beat
-    one (measured: 32k against 25k events/s into SQLite). More than four rarely help: a
-    worker owns whole partitions."""
+    one (``bench.bench_kafka`` into SQLite, run with one worker and with two). More than
+    four rarely help: a worker owns whole partitions."""
     cores = os.cpu_count() or 1
     return min(cores, 4) if cores >= 2 else 0

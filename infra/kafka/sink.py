@@ -56,7 +56,8 @@ def validate_values(
             rejects.append((index, "message has no value"))
             continue
         try:
-            # Plain tuples: they pickle several times faster than named tuples.
+            # Plain tuples (not ``Encoded``): a batch's events are pickled back from the
+            # worker, and plain tuples pickle faster than named tuples (``bench.bench_kafka``).
             encoded.append(parse_and_encode(raw, not_after))  # type: ignore[arg-type]
         except InvalidEvent as error:
             rejects.append((index, error.reason))

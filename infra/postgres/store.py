@@ -92,6 +92,8 @@ class PostgresEventStore(EventStore):
             "WHERE {0}.notification_id < excluded.notification_id"
         ).format(self._tracking)
 
+    # Events are read by position (``e[0]`` the id, ``e[1]`` the stream): they may be plain
+    # tuples from a worker process (see ``infra.append_plan``).
     def append(
         self,
         events: Sequence[Encoded],

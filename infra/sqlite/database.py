@@ -12,8 +12,9 @@ from pathlib import Path
 
 # SQLite's default page is 4 KiB. Stream ids are name-based, so a batch's inserts land all
 # over the primary-key index, and a commit writes every page they touched to the WAL, a frame
-# (header, checksum, write call) a page. Appending 1M events in batches of 25k ran at 59-68k
-# events/s with 4 KiB pages and 82-99k/s with 16 KiB (32 and 64 KiB did no better).
+# (header, checksum, write call) a page: larger pages mean fewer frames for the same inserts.
+# 16 KiB is the size at which ``bench.bench_ingest``'s ``ingest`` figure stopped rising (32
+# and 64 KiB did no better); measure it again before changing this.
 PAGE_SIZE = 16384
 
 

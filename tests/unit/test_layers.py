@@ -1,5 +1,7 @@
-"""The layers stay true: no import cycles between the project's modules, and the domain
-imports only the standard library, pydantic and eventsourcing's domain module.
+"""The layers stay true: no import cycles between the project's modules, the domain imports
+only the standard library, pydantic and eventsourcing's domain module, and the store adapters
+are chosen in one place: the SQLite and PostgreSQL adapters never import each other, the port
+imports neither, and only the composition root imports both.
 
 (`make lint` checks the layer order itself with import-linter's contract in pyproject.toml.)
 """
@@ -58,6 +60,50 @@ def _cycles() -> list[list[str]]:
 
 def test_no_module_imports_itself_through_others() -> None:
     assert _cycles() == []
+
+
+ADAPTERS = ("infra.sqlite", "infra.postgres")
+# Modules that still choose an adapter themselves, until that choice moves to the composition
+# root with the read-model views (``open_view`` and the update lock of ``infra.readmodel``).
+CHOOSING_OUTSIDE_THE_ROOT = {"infra.readmodel"}
+
+
+def _in(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_the_store_adapters_never_import_each_other() -> None:
+    graph = grimp.build_graph(*PACKAGES)
+    sqlite, postgres = ADAPTERS
+    assert not graph.chain_exists(sqlite, postgres, as_packages=True), graph.find_shortest_chain(
+        sqlite, postgres
+    )
+    assert not graph.chain_exists(postgres, sqlite, as_packages=True), graph.find_shortest_chain(
+        postgres, sqlite
+    )
+
+
+def test_the_store_port_knows_no_adapter() -> None:
+    tree = ast.parse((ROOT / "infra" / "store.py").read_text(encoding="utf8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+    allowed = {"__future__", "abc", "collections.abc", "dataclasses", "infra.encoding"}
+    assert imported <= allowed, f"the port imports {sorted(imported - allowed)}"
+
+
+def test_only_the_composition_root_imports_both_store_adapters() -> None:
+    graph = grimp.build_graph(*PACKAGES)
+    both = set()
+    # The benchmarks are left out: ``bench.bench_postgres`` compares the two on purpose.
+    for module in (m for m in graph.modules if _in(m, "infra")):
+        imported = graph.find_modules_directly_imported_by(module)
+        if all(any(_in(m, adapter) for m in imported) for adapter in ADAPTERS):
+            both.add(module)
+    assert both - CHOOSING_OUTSIDE_THE_ROOT == {"infra.composition"}
 
 
 def test_the_domain_imports_only_the_standard_library_pydantic_and_eventsourcing_domain() -> None:
