@@ -43,7 +43,7 @@ class LedgerView(Protocol):
 
 
 class LedgerProjection(Projection[Any]):
-    """Builds case state, bitemporal facts, contacts and log rows (see ``infra.views``)."""
+    """Builds case state, bitemporal facts, contacts and log rows (see ``infra.view``)."""
 
     name = "ledger_projection"
 
@@ -74,6 +74,19 @@ class LedgerProjection(Projection[Any]):
         # Not ``_view``: eventsourcing's Projection keeps the view in that attribute.
         view: LedgerView = self.view
         return view
+
+
+_CASE_HANDLER = vars(LedgerProjection)["_case_event"]
+_LOG_HANDLER = vars(LedgerProjection)["_log_event"]
+
+
+def projected_as(event_class: type) -> str | None:
+    """How ``LedgerProjection`` projects events of ``event_class``, read from its own
+    dispatch: "case" (its stream is folded again), "log" (its record is added), or None (it
+    only moves the position past them). The catch-up runner decodes stored rows by this."""
+    dispatch: singledispatchmethod[Any] = vars(LedgerProjection)["process_event"]
+    handler = dispatch.dispatcher.dispatch(event_class)
+    return {_CASE_HANDLER: "case", _LOG_HANDLER: "log"}.get(handler)
 
 
 def record_from_state(topic: str, state: dict[str, Any]) -> Record | None:
