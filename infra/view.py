@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking
 
-from projections.projection import Changes
+from projections.projection import Changes, ProjectedView
 
 APPLICATION_NAME = "Ledger"  # the application whose notification log the views follow
 
@@ -33,7 +33,7 @@ APPLICATION_NAME = "Ledger"  # the application whose notification log the views 
 Progress = Callable[[int, int], None]
 
 
-class LedgerView(Protocol):
+class LedgerView(ProjectedView, Protocol):
     """The read model and its tracked position in the ``Ledger`` notification log."""
 
     def max_tracking_id(self, application_name: str) -> int | None:

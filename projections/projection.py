@@ -36,7 +36,9 @@ class Changes:
         return bool(self.case_streams or self.log_records)
 
 
-class LedgerView(Protocol):
+class ProjectedView(Protocol):
+    """What the projection writes to (``infra.view.LedgerView`` extends it)."""
+
     def apply(self, changes: Changes, tracking: Tracking) -> None: ...
 
     def insert_tracking(self, tracking: Tracking) -> None: ...
@@ -70,9 +72,9 @@ class LedgerProjection(Projection[Any]):
         record = (tracking.notification_id, domain_event.as_record())
         self._ledger_view().apply(Changes(log_records=[record]), tracking)
 
-    def _ledger_view(self) -> LedgerView:
+    def _ledger_view(self) -> ProjectedView:
         # Not ``_view``: eventsourcing's Projection keeps the view in that attribute.
-        view: LedgerView = self.view
+        view: ProjectedView = self.view
         return view
 
 

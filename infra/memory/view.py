@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
 from infra.store import EventStore, StoredRow
-from infra.view import APPLICATION_NAME, Progress
+from infra.view import APPLICATION_NAME, LedgerView, Progress
 from projections.projection import Changes, Record, record_from_state
 from projections.read_model_rows import (
     TABLE_COLUMNS,
@@ -187,3 +187,7 @@ def _log_records(rows: Iterable[StoredRow]) -> list[LogRecord]:
         if not row.topic.startswith(_CASE_TOPIC_PREFIX)
         and (record := record_from_state(row.topic, json.loads(row.state))) is not None
     ]
+
+
+if TYPE_CHECKING:  # the type checker holds it to the port
+    _PORT: type[LedgerView] = MemoryLedgerView
