@@ -31,8 +31,8 @@ from pathlib import Path
 
 from bench.common import REPEAT, emit_runs, log, peak_rss_mib
 from domain.events import parse_event
-from infra.composition import ledger_application, open_store
-from infra.readmodel import catch_up, open_view
+from infra.composition import ledger_application, open_store, open_view
+from infra.readmodel import catch_up
 from infra.settings import Settings
 from simulation.simulate import load_profile, simulate, write_jsonl
 

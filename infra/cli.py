@@ -291,8 +291,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    from infra.composition import open_store
-    from infra.readmodel import catch_up, open_view, updating
+    from infra.composition import open_store, open_view, updating
+    from infra.readmodel import catch_up
 
     settings = existing_store(_settings(args))
     if args.follow and settings.store == "postgres":

@@ -155,7 +155,7 @@ def cmd_schema_export(args: argparse.Namespace) -> int:
 
 def project_follow_postgres(settings: Settings) -> int:
     """Follow the store with eventsourcing's ProjectionRunner until SIGTERM or Ctrl-C."""
-    from infra.postgres_views import follow_postgres
+    from infra.postgres.view import follow_postgres
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,8 +6,12 @@ keeps it so), and nothing else decides by ``settings.store``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from infra.app import APPLICATION_NAME, LedgerApplication
@@ -16,9 +20,11 @@ from infra.ledgers.budget import BudgetLedger, import_legacy_file
 from infra.ledgers.partner import PartnerLedger
 from infra.postgres.env import postgres_env
 from infra.settings import Settings
+from infra.sqlite.database import ensure_database, file_lock
 from infra.sqlite.env import sqlite_env
 from infra.sqlite.store import SQLiteEventStore
 from infra.store import EventStore
+from infra.view import LedgerView
 
 
 def application_env(settings: Settings, name: str = APPLICATION_NAME) -> Environment:
@@ -63,3 +69,45 @@ def open_budget_ledger(settings: Settings) -> BudgetLedger:
 def open_partner_ledger(settings: Settings) -> PartnerLedger:
     """The partner ledger in the configured store's database."""
     return open_ledger_application(PartnerLedger, application_env(settings))
+
+
+def open_view(settings: Settings) -> LedgerView:
+    """The read model for the store the settings choose (a tracking recorder with the
+    read-model tables, ``infra.view.LedgerView``), its tables created if need be."""
+    if settings.store == "postgres":
+        from infra.postgres.view import open_postgres_view
+
+        return open_postgres_view(settings)
+    from infra.sqlite.view import SQLiteLedgerView
+
+    ensure_database(settings.sqlite_path)
+    # The read model shares the event store's file: the view re-reads a person's stream in
+    # the same transaction that updates the person's rows.
+    factory = InfrastructureFactory.construct(
+        env=Environment(APPLICATION_NAME, sqlite_env(settings.sqlite_path))
+    )
+    view = factory.tracking_recorder(SQLiteLedgerView)
+    assert isinstance(view, SQLiteLedgerView)
+    return view
+
+
+@contextmanager
+def updating(settings: Settings) -> Iterator[None]:
+    """Hold the read model's update lock: at most one process at a time opens the read model
+    and brings it up to date; the others wait, then find little or nothing left to do.
+
+    Without it, two readers that both found the view behind wrote it at once: on SQLite the
+    second got "database is locked" (a deferred transaction cannot wait for the write lock
+    once it has read), on PostgreSQL the second failed to record its tracking position. An
+    exclusive lock on a file beside the events (SQLite) or a session advisory lock
+    (PostgreSQL, ``VIEW_LOCK_KEY``, which the ProjectionRunner's view also takes for each
+    of its updates) serialises them. Reading the rows afterwards needs no lock."""
+    if settings.store == "postgres":
+        from infra.postgres.tables import VIEW_LOCK_KEY, ddl_lock
+
+        assert settings.postgres_dsn is not None
+        with ddl_lock(settings.postgres_dsn, VIEW_LOCK_KEY):
+            yield
+        return
+    with file_lock(Path(f"{settings.sqlite_path}.view.lock")):
+        yield

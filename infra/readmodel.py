@@ -1,4 +1,5 @@
-"""Following the store and reading the read model: the catch-up runner, and the queries the
+"""Following the store and reading the read model, through the view port
+(``infra.view.LedgerView``) whatever its adapter: the catch-up runner, and the queries the
 report, the case list and the privacy layer run.
 
 eventsourcing's SQLite recorder cannot ``subscribe()``, so its ``ProjectionRunner`` cannot
@@ -10,63 +11,45 @@ recovered by the next run, with nothing counted twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cache
 from typing import Any
 
 import pandas as pd
-from eventsourcing.persistence import InfrastructureFactory, Tracking
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import Tracking
+from eventsourcing.utils import resolve_topic
 
-from domain.case import Case
-from infra.app import LedgerApplication
-from infra.composition import open_store
+from infra.composition import open_store, open_view, updating
 from infra.settings import Settings
-from infra.sqlite.database import ensure_database, file_lock
 from infra.store import EventStore, StoredRow
-from infra.views import CASE_COLUMNS, SQLiteLedgerView, loads_state
+from infra.view import APPLICATION_NAME, LedgerView
+from infra.view_sql import loads_state
 from projections.bitemporal import as_of_bound
-from projections.case_rows import CONTACT_COLUMNS, FACT_COLUMNS
-from projections.logs import HOTLINE_COLUMNS, OUTREACH_COLUMNS
-from projections.projection import Changes, record_from_state
+from projections.projection import Changes, projected_as, record_from_state
+from projections.read_model_rows import CASE_COLUMNS, TABLE_COLUMNS
 
-APPLICATION_NAME = LedgerApplication.name
-CASE_TOPIC_PREFIX = get_topic(Case) + "."
 CHUNK = 20_000
 
 
-def open_view(settings: Settings) -> Any:
-    """The view for the configured store (a tracking recorder with the read-model tables)."""
-    if settings.store == "postgres":
-        from infra.postgres_views import open_postgres_view
-
-        return open_postgres_view(settings)
-    ensure_database(settings.sqlite_path)
-    factory = InfrastructureFactory.construct(
-        env={  # type: ignore[arg-type]
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            # The read model shares the event store's file: the view re-reads a person's
-            # stream in the same transaction that updates the person's rows.
-            "SQLITE_DBNAME": str(settings.sqlite_path),
-            "SQLITE_LOCK_TIMEOUT": "60",
-        }
-    )
-    return factory.tracking_recorder(SQLiteLedgerView)
+@cache
+def _projected_as(topic: str) -> str | None:
+    return projected_as(resolve_topic(topic))
 
 
 def changes_from_rows(rows: list[StoredRow]) -> Changes:
-    """What a chunk of the notification log changes, decoded without eventsourcing's object
-    mapping (log records only: case streams are re-read whole by the view)."""
+    """What a chunk of the notification log changes: the changes ``LedgerProjection``'s
+    handlers make of the same events (its dispatch decides, by event class), decoded without
+    eventsourcing's object mapping."""
     changes = Changes()
     for row in rows:
-        if row.topic.startswith(CASE_TOPIC_PREFIX):
+        kind = _projected_as(row.topic)
+        if kind == "case":
             changes.case_streams.add(row.originator_id)
-        elif not row.topic.endswith(".Opened"):
+        elif kind == "log":
             record = record_from_state(row.topic, loads_state(row.state))
-            if record is not None:
-                changes.log_records.append((row.notification_id, record))
+            assert record is not None
+            changes.log_records.append((row.notification_id, record))
     return changes
 
 
@@ -78,7 +61,7 @@ class CatchUp:
 
 def catch_up(
     store: EventStore,
-    view: Any,
+    view: LedgerView,
     *,
     chunk: int = CHUNK,
     progress: Callable[[int, int], None] | None = None,
@@ -87,7 +70,7 @@ def catch_up(
     it is now. ``progress(done, total)`` is called after each chunk."""
     start = view.max_tracking_id(APPLICATION_NAME) or 0
     stop = store.max_notification_id()
-    if start == 0 and stop > chunk and hasattr(view, "rebuild"):
+    if start == 0 and stop > chunk:
         # An empty view and a large log: one pass in stream order folds each person once.
         read, position = view.rebuild(progress)
         return CatchUp(processed=read, position=position)
@@ -110,12 +93,9 @@ class ReportInputs:
     contacts: pd.DataFrame
 
 
-def _valid_at(view: Any, table: str, columns: tuple[str, ...], bound: str) -> pd.DataFrame:
-    rows = view.query(
-        f"SELECT {', '.join(columns)} FROM {table} "
-        "WHERE tx_from <= ? AND (tx_to IS NULL OR tx_to > ?)",
-        (bound, bound),
-    )
+def _valid_at(view: LedgerView, table: str, bound: str) -> pd.DataFrame:
+    columns = TABLE_COLUMNS[table][2:]
+    rows = view.valid_at(table, bound)
     frame = pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
     for column in ("legal_residence", "eu_citizen"):
         if column in frame:
@@ -123,44 +103,22 @@ def _valid_at(view: Any, table: str, columns: tuple[str, ...], bound: str) -> pd
     return frame
 
 
-def read_inputs(view: Any, as_of: str) -> ReportInputs:
+def read_inputs(view: LedgerView, as_of: str) -> ReportInputs:
     """The rows valid at ``as_of`` (a date means the end of that day, UTC)."""
     bound = as_of_bound(as_of)
     assert bound is not None
     return ReportInputs(
-        facts=_valid_at(view, "facts", FACT_COLUMNS, bound),
-        hotline=_valid_at(view, "hotline", HOTLINE_COLUMNS, bound),
-        outreach=_valid_at(view, "outreach", OUTREACH_COLUMNS, bound),
-        contacts=_valid_at(view, "contacts", CONTACT_COLUMNS, bound),
+        facts=_valid_at(view, "facts", bound),
+        hotline=_valid_at(view, "hotline", bound),
+        outreach=_valid_at(view, "outreach", bound),
+        contacts=_valid_at(view, "contacts", bound),
     )
-
-
-@contextmanager
-def updating(settings: Settings) -> Iterator[None]:
-    """Hold the read model's update lock: at most one process at a time opens the read model
-    and brings it up to date; the others wait, then find little or nothing left to do.
-
-    Without it, two readers that both found the view behind wrote it at once: on SQLite the
-    second got "database is locked" (a deferred transaction cannot wait for the write lock
-    once it has read), on PostgreSQL the second failed to record its tracking position. An
-    exclusive lock on a file beside the events (SQLite) or a session advisory lock
-    (PostgreSQL, ``VIEW_LOCK_KEY``, which the ProjectionRunner's view also takes for each
-    of its updates) serialises them. Reading the rows afterwards needs no lock."""
-    if settings.store == "postgres":
-        from infra.postgres.tables import VIEW_LOCK_KEY, ddl_lock
-
-        assert settings.postgres_dsn is not None
-        with ddl_lock(settings.postgres_dsn, VIEW_LOCK_KEY):
-            yield
-        return
-    with file_lock(Path(f"{settings.sqlite_path}.view.lock")):
-        yield
 
 
 def up_to_date_view(
     settings: Settings, store: EventStore, progress: Callable[[int, int], None] | None = None
-) -> Any:
-    """The read model, opened and brought up to date under :func:`updating`."""
+) -> LedgerView:
+    """The read model, opened and brought up to date under ``infra.composition.updating``."""
     with updating(settings):
         view = open_view(settings)
         try:
@@ -186,13 +144,5 @@ def load_report_inputs(
         view.close()
 
 
-def case_rows(view: Any, person_ref: str | None = None) -> list[dict[str, Any]]:
-    sql = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
-    params: tuple[Any, ...] = ()
-    if person_ref is not None:
-        sql += " WHERE person_ref = ?"
-        params = (person_ref,)
-    return [
-        dict(zip(CASE_COLUMNS, tuple(r), strict=True))
-        for r in view.query(sql + " ORDER BY person_ref", params)
-    ]
+def case_rows(view: LedgerView, person_ref: str | None = None) -> list[dict[str, Any]]:
+    return [dict(zip(CASE_COLUMNS, r, strict=True)) for r in view.cases(person_ref)]

@@ -1,4 +1,10 @@
-"""Worker processes that end with the command that started them.
+"""Worker processes: the one pool policy, and workers that end with the command that
+started them.
+
+The policy: worker processes are forked (they need this process's imports, never its open
+connections, which they do not touch), :func:`default_workers` of them, one per core, and
+none on a single core, where the work runs in the calling process; :func:`fork_pool` starts
+them and, on leaving, cancels the tasks not started and waits for those under way.
 
 ``cmm ingest``, ``cmm consume`` and the read model's rebuild fork worker processes. A worker
 must never outlive its parent: after a SIGKILL of the parent it would go on committing what
@@ -18,10 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 
@@ -41,3 +51,44 @@ def end_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
+def default_workers() -> int:
+    """Worker processes by default: one per core (the calling process mostly waits on the
+    database or on them), none on a single core."""
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
+
+
+def _start_worker(
+    parent: int, initializer: Callable[..., None] | None, args: tuple[Any, ...]
+) -> None:
+    end_with_parent(parent)
+    if initializer is not None:
+        initializer(*args)
+
+
+@contextlib.contextmanager
+def fork_pool(
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of ``workers`` forked processes (None for ``workers <= 0``: run the work in
+    this process). Each worker calls :func:`end_with_parent` first, then
+    ``initializer(*initargs)`` (which come through fork, unpickled). On leaving, normally or
+    by an exception (SIGTERM, Ctrl-C, a failed task), tasks not started are cancelled and
+    those under way are waited for, so each commits whole or not at all."""
+    if workers <= 0:
+        yield None
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(os.getpid(), initializer, initargs),
+    )
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

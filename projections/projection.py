@@ -36,14 +36,16 @@ class Changes:
         return bool(self.case_streams or self.log_records)
 
 
-class LedgerView(Protocol):
+class ProjectedView(Protocol):
+    """What the projection writes to (``infra.view.LedgerView`` extends it)."""
+
     def apply(self, changes: Changes, tracking: Tracking) -> None: ...
 
     def insert_tracking(self, tracking: Tracking) -> None: ...
 
 
 class LedgerProjection(Projection[Any]):
-    """Builds case state, bitemporal facts, contacts and log rows (see ``infra.views``)."""
+    """Builds case state, bitemporal facts, contacts and log rows (see ``infra.view``)."""
 
     name = "ledger_projection"
 
@@ -70,10 +72,23 @@ class LedgerProjection(Projection[Any]):
         record = (tracking.notification_id, domain_event.as_record())
         self._ledger_view().apply(Changes(log_records=[record]), tracking)
 
-    def _ledger_view(self) -> LedgerView:
+    def _ledger_view(self) -> ProjectedView:
         # Not ``_view``: eventsourcing's Projection keeps the view in that attribute.
-        view: LedgerView = self.view
+        view: ProjectedView = self.view
         return view
+
+
+_CASE_HANDLER = vars(LedgerProjection)["_case_event"]
+_LOG_HANDLER = vars(LedgerProjection)["_log_event"]
+
+
+def projected_as(event_class: type) -> str | None:
+    """How ``LedgerProjection`` projects events of ``event_class``, read from its own
+    dispatch: "case" (its stream is folded again), "log" (its record is added), or None (it
+    only moves the position past them). The catch-up runner decodes stored rows by this."""
+    dispatch: singledispatchmethod[Any] = vars(LedgerProjection)["process_event"]
+    handler = dispatch.dispatcher.dispatch(event_class)
+    return {_CASE_HANDLER: "case", _LOG_HANDLER: "log"}.get(handler)
 
 
 def record_from_state(topic: str, state: dict[str, Any]) -> Record | None:

@@ -18,7 +18,7 @@ import pytest
 
 from infra.composition import open_store
 from infra.postgres.store import PostgresEventStore
-from infra.postgres_views import follow_postgres, open_postgres_view
+from infra.postgres.view import follow_postgres, open_postgres_view
 from infra.readmodel import load_report_inputs, read_inputs
 from infra.settings import Settings
 from projections.report import report_tables

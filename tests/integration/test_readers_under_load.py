@@ -35,7 +35,7 @@ from infra.kafka.producer import EventProducer
 from infra.postgres.store import PostgresEventStore
 from infra.settings import Settings
 from infra.sqlite.store import SQLiteEventStore
-from infra.views import CASE_COLUMNS
+from projections.read_model_rows import CASE_COLUMNS
 from projections.report import build_report, report_to_json
 from simulation.simulate import load_profile, simulate, write_jsonl
 from tests.integration.conftest import (

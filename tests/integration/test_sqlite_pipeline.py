@@ -13,14 +13,14 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from domain.events import to_record, validate_event
-from infra.composition import ledger_application, open_store
+from infra.composition import ledger_application, open_store, open_view
 from infra.encoding import encode_event, encode_record
 from infra.files.ingest import ingest_file, rejects_path_for
-from infra.readmodel import catch_up, changes_from_rows, open_view, read_inputs
+from infra.readmodel import catch_up, changes_from_rows, read_inputs
 from infra.settings import Settings
 from infra.sqlite.database import PAGE_SIZE
 from infra.sqlite.store import SQLiteEventStore
-from infra.views import VIEW_SCHEMA_VERSION
+from infra.view_sql import VIEW_SCHEMA_VERSION
 from projections.report import build_report, report_tables, report_to_json
 from simulation.simulate import load_profile, simulate, write_jsonl
 from tests.integration.read_model import READ_MODEL_TABLES, read_model

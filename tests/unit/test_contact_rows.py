@@ -4,8 +4,8 @@ A person's case versions hold, at each ``recorded_at``, one contact row per cale
 The ``contacts`` table holds, per year, each distinct row with the interval it was valid in
 transaction time: from the version that made it until the next version whose row for that
 year differs (another count, or no row at all). The definition, written plainly below, is
-checked against ``infra.views._contact_rows`` for random version histories, in which years
-gain contacts out of order and a correction can take a year away again.
+checked against ``projections.read_model_rows.contact_rows`` for random version histories, in
+which years gain contacts out of order and a correction can take a year away again.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from infra.views import _contact_rows
 from projections.case_rows import CaseVersion, ContactRow
+from projections.read_model_rows import contact_rows
 
 PERSON = "P-0123456789abcdef"
 YEARS = (2011, 2012, 2013)
@@ -66,7 +66,7 @@ def _normalised(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 def test_contact_rows_are_each_years_distinct_rows_with_their_intervals(
     versions: list[CaseVersion],
 ) -> None:
-    assert _normalised(_contact_rows(versions)) == _normalised(_defined(versions))
+    assert _normalised(contact_rows(versions)) == _normalised(_defined(versions))
 
 
 def test_a_year_taken_away_ends_its_row_and_a_later_count_starts_a_new_one() -> None:
@@ -79,7 +79,7 @@ def test_a_year_taken_away_ends_its_row_and_a_later_count_starts_a_new_one() -> 
         CaseVersion(b, None, (one_2012,)),  # a correction retracted the 2011 contact
         CaseVersion(c, None, (one_2011, ContactRow(PERSON, 2012, 2))),
     ]
-    assert sorted(_contact_rows(versions), key=repr) == sorted(
+    assert sorted(contact_rows(versions), key=repr) == sorted(
         [
             (a, b, PERSON, 2011, 1),
             (c, None, PERSON, 2011, 1),

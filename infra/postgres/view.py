@@ -1,10 +1,10 @@
 """The read model on PostgreSQL, and following the store with eventsourcing's ProjectionRunner.
 
 ``PostgresLedgerView`` is eventsourcing's PostgreSQL tracking recorder with the read-model
-tables of ``infra.views`` (the same SQL as on SQLite, through its ``?`` placeholder cursor):
-each ``apply`` updates the tables and records the position in one transaction.
+tables of ``infra.view_base`` (the same SQL as on SQLite, through its ``?`` placeholder
+cursor): each write updates the tables and records the position in one transaction.
 
-Two ways keep it up to date, with the same projection code:
+Two ways keep it up to date, through the same view methods (``infra.view.LedgerView``):
 
 - the catch-up runner (``infra.readmodel.catch_up``), in chunks, as on SQLite;
 - ``follow_postgres``: eventsourcing's ``ProjectionRunner`` subscribes to the ``Ledger``
@@ -13,7 +13,7 @@ Two ways keep it up to date, with the same projection code:
 
 Both track under the application name ``Ledger`` in ``ledger_projection_tracking`` (the
 tracking table eventsourcing names after the projection), so either can continue where the
-other stopped. They also take turns: a catch-up runs under ``infra.readmodel.updating`` (a
+other stopped. They also take turns: a catch-up runs under ``infra.composition.updating`` (a
 session advisory lock, ``VIEW_LOCK_KEY``), and the follower takes the same lock in each of
 its transactions, then skips an event that a catch-up has projected meanwhile. Without it a
 reader's catch-up and the follower both wrote the position, and one of them failed with
@@ -23,7 +23,7 @@ reader's catch-up and the follower both wrote the position, and one of them fail
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import uuid4
@@ -45,10 +45,12 @@ from infra.app import LedgerApplication
 from infra.postgres.env import postgres_env
 from infra.postgres.tables import VIEW_LOCK_KEY, create_tables, ddl_lock
 from infra.settings import Settings
-from infra.views import Cursor, ViewLogic
-from projections.projection import Changes, LedgerProjection
+from infra.view import APPLICATION_NAME
+from infra.view_base import SQLView
+from infra.view_sql import Cursor
+from projections.projection import LedgerProjection
 
-APPLICATION_NAME = LedgerApplication.name  # the application whose log the view follows
+assert LedgerApplication.name == APPLICATION_NAME
 
 
 class _PgCursor(Cursor):
@@ -63,14 +65,14 @@ class _PgCursor(Cursor):
             yield from raw
 
 
-class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
+class PostgresLedgerView(SQLView, PostgresTrackingRecorder):
     """The read model in PostgreSQL, beside the store's ``ledger_events`` table.
 
     ``takes_turns``: each update first takes the read model's update lock for its
     transaction and does nothing if the position is already at or past its own (the
     ProjectionRunner's view, which catch-ups overtake). A view opened by
     :func:`open_postgres_view` is for a catch-up whose caller holds the lock for the
-    session (``infra.readmodel.updating``) and does not: asking for it again from another
+    session (``infra.composition.updating``) and does not: asking for it again from another
     connection would wait for itself."""
 
     events_table = f"{LedgerApplication.name.lower()}_events"
@@ -102,49 +104,34 @@ class PostgresLedgerView(PostgresTrackingRecorder, ViewLogic):
         ):
             yield curs
 
-    def _overtaken(self, curs: PgCursor[Any], tracking: Tracking) -> bool:
+    def _write_transaction(self) -> Any:
+        return self._transaction(commit=True)
+
+    def _cursor(self, raw: Any) -> Cursor:
+        return _PgCursor(raw, "%s")
+
+    def _insert_tracking(self, raw: Any, tracking: Tracking) -> None:
+        PostgresTrackingRecorder._insert_tracking(self, raw, tracking)
+
+    def _overtaken(self, raw: Any, tracking: Tracking) -> bool:
         """Take the update lock for this transaction (if this view takes turns); True if
         the tracked position is already at or past ``tracking``'s."""
         if not self.takes_turns:
             return False
-        curs.execute("SELECT pg_advisory_xact_lock(%s)", (VIEW_LOCK_KEY,))
+        raw.execute("SELECT pg_advisory_xact_lock(%s)", (VIEW_LOCK_KEY,))
         # eventsourcing's query (its _max_tracking_id reads dict rows; these are tuples).
-        curs.execute(self.max_tracking_id_statement, (tracking.application_name,))
-        row = curs.fetchone()
+        raw.execute(self.max_tracking_id_statement, (tracking.application_name,))
+        row = raw.fetchone()
         position = None if row is None else row[0]
         return position is not None and position >= tracking.notification_id
 
-    def apply(self, changes: Changes, tracking: Tracking) -> None:
-        with self._transaction(commit=True) as curs:
-            if self._overtaken(curs, tracking):
-                return
-            self.apply_changes(_PgCursor(curs, "%s"), changes, tracking.notification_id)
-            self._insert_tracking(curs, tracking)  # type: ignore[arg-type]
-
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as eventsourcing's
     def insert_tracking(self, tracking: Tracking) -> None:
-        with self._transaction(commit=True) as curs:
-            if not self._overtaken(curs, tracking):
-                self._insert_tracking(curs, tracking)  # type: ignore[arg-type]
+        super().insert_tracking(tracking)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._transaction(commit=False) as curs:
             return _PgCursor(curs, "%s").execute(sql, params)
-
-    def rebuild(
-        self, progress: Callable[[int, int], None] | None = None, workers: int | None = None
-    ) -> tuple[int, int]:
-        """Rebuild the whole read model from the store, as ``SQLiteLedgerView.rebuild``;
-        returns (events read, position)."""
-        with self._transaction(commit=True) as curs:
-            cursor = _PgCursor(curs, "%s")
-            rows = cursor.execute(f"SELECT MAX(notification_id) FROM {self.events_table}")
-            position = int(rows[0][0] or 0)
-            read = self.rebuild_in(cursor, position, progress, workers=workers)
-            # Tracking only moves forward; a rebuild sets it, even to where it was.
-            self.forget_position(cursor)
-            self._insert_tracking(curs, Tracking(APPLICATION_NAME, position))  # type: ignore[arg-type]
-        return read, position
 
     def close(self) -> None:
         self.datastore.close()
