@@ -25,9 +25,10 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking
 
+from infra.app import LedgerApplication
 from projections.projection import Changes, ProjectedView
 
-APPLICATION_NAME = "Ledger"  # the application whose notification log the views follow
+APPLICATION_NAME = LedgerApplication.name  # the application whose notification log is projected
 
 # ``progress(done, total)``: events read so far, of how many.
 Progress = Callable[[int, int], None]

@@ -50,8 +50,6 @@ from infra.view_base import SQLView
 from infra.view_sql import Cursor
 from projections.projection import LedgerProjection
 
-assert LedgerApplication.name == APPLICATION_NAME
-
 
 class _PgCursor(Cursor):
     """The view logic's cursor on psycopg: ``%s`` placeholders, and large scans (a rebuild)

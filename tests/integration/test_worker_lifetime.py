@@ -153,3 +153,32 @@ def test_sigterm_stops_ingest_cleanly_and_a_rerun_stores_the_rest(
         ).fetchone()[0]
     assert gaps == 0  # every stream whole: no batch was half written
     shutil.rmtree(data)
+
+
+_GIVEN: tuple[object, ...] = ()
+
+
+def _given(*args: object) -> None:
+    global _GIVEN
+    _GIVEN = args
+
+
+def _worker_state() -> tuple[tuple[object, ...], object, object, int]:
+    return _GIVEN, signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), os.getpid()
+
+
+def test_a_pool_worker_ends_with_its_parent_then_runs_its_initializer() -> None:
+    """The one pool policy (``infra.workers.fork_pool``): forked workers that leave signals to
+    their parent and are given their initializer's arguments through fork; none at all for
+    no workers, the work then runs in the calling process."""
+    from infra.workers import fork_pool
+
+    with fork_pool(0) as none:
+        assert none is None
+    with fork_pool(2, _given, ("store", 7)) as pool:
+        assert pool is not None
+        given, sigterm, sigint, pid = pool.submit(_worker_state).result()
+    assert given == ("store", 7)
+    assert sigterm == sigint == signal.SIG_IGN
+    assert pid != os.getpid()
+    assert _GIVEN == ()  # this process's own state is untouched
