@@ -33,9 +33,9 @@ def application_env(settings: Settings, name: str = APPLICATION_NAME) -> Environ
     the data directory is made here, as eventsourcing's recorder expects the file's folder."""
     if settings.store == "postgres":
         assert settings.postgres_dsn is not None
-        return Environment(name, postgres_env(settings.postgres_dsn))
+        return postgres_env(settings.postgres_dsn, name)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Environment(name, sqlite_env(settings.sqlite_path))
+    return sqlite_env(settings.sqlite_path, name)
 
 
 def open_store(settings: Settings) -> EventStore:

@@ -1,0 +1,1 @@
+"""Files: bulk ingestion of JSON-lines event files."""

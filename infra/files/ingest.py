@@ -39,7 +39,7 @@ from typing import IO, Any
 
 from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at
 from infra.encoding import Encoded, parse_and_encode
-from infra.files.input import DamagedInput, UnreadableInput, open_input, sniff
+from infra.files.input import DamagedInput, UnreadableInput, open_input, sniff, unpacked
 from infra.files.rejects import (
     RAW_LIMIT,
     Reject,
@@ -70,31 +70,6 @@ CHUNK_LINES = 5_000
 BATCH_EVENTS = 50_000
 # With writing workers a chunk is a transaction: large, for the same reason.
 WORKER_CHUNK_LINES = 25_000
-
-
-def _unpacked(
-    chunks: Iterator[tuple[int, list[bytes]]],
-    compressed: bool,
-    report: IngestReport,
-    flush: Callable[[], None],
-) -> Iterator[tuple[int, list[bytes]]]:
-    """``chunks``, with a gzip stream that breaks off turned into :class:`DamagedInput`
-    once what was read before it is stored."""
-    try:
-        yield from chunks
-    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
-        if not compressed:
-            raise
-        flush()
-        kept = (
-            f"the events of lines 1 to {report.lines:,} are stored, nothing after them"
-            if report.lines
-            else "nothing of it is stored"
-        )
-        raise DamagedInput(
-            f"the gzip stream cannot be unpacked after line {report.lines:,} ({error}); "
-            f"{kept}: fix or replace the file and ingest it again to store the rest"
-        ) from None
 
 
 @dataclass
@@ -363,7 +338,7 @@ def ingest_file(
             handle_in.seek(skip)  # past a UTF-8 byte order mark
             if workers == 0:
                 chunks = _chunks(handle_in, chunk_lines or CHUNK_LINES)
-                for first, lines in _unpacked(chunks, compressed, report, flush):
+                for first, lines in unpacked(chunks, compressed, lambda: report.lines, flush):
                     encoded, rejects, numbers = parse_chunk(first, lines, clock_skew)
                     batch.extend(encoded)
                     batch_numbers.extend(numbers)

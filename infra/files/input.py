@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, cast
 
@@ -77,3 +78,30 @@ def open_input(source: Path, compressed: bool) -> IO[bytes]:
     if compressed:
         return cast(IO[bytes], gzip.open(source, "rb"))
     return source.open("rb")
+
+
+def unpacked(
+    chunks: Iterator[tuple[int, list[bytes]]],
+    compressed: bool,
+    lines_read: Callable[[], int],
+    flush: Callable[[], None],
+) -> Iterator[tuple[int, list[bytes]]]:
+    """``chunks``, with a gzip stream that breaks off turned into :class:`DamagedInput`
+    once what was read before it is stored (``flush``); ``lines_read``: how many lines were
+    read by then."""
+    try:
+        yield from chunks
+    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+        if not compressed:
+            raise
+        flush()
+        lines = lines_read()
+        kept = (
+            f"the events of lines 1 to {lines:,} are stored, nothing after them"
+            if lines
+            else "nothing of it is stored"
+        )
+        raise DamagedInput(
+            f"the gzip stream cannot be unpacked after line {lines:,} ({error}); "
+            f"{kept}: fix or replace the file and ingest it again to store the rest"
+        ) from None

@@ -1,0 +1,1 @@
+"""Kafka: the consumer that appends events to the store, and the producer services use."""

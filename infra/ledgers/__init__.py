@@ -1,0 +1,1 @@
+"""Ledgers kept in the event store itself: the privacy budget and the partner releases."""

@@ -5,23 +5,31 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qs, unquote, urlparse
 
+from eventsourcing.utils import Environment
+
+from infra.app import APPLICATION_NAME
+
 POOL_SIZE = 4
 
 
-def postgres_env(dsn: str) -> dict[str, str]:
-    """eventsourcing's environment (``PERSISTENCE_MODULE``) for the database of ``dsn``; the
-    DSN's TLS options are handed to libpq on the way (:func:`export_libpq_tls`)."""
+def postgres_env(dsn: str, name: str = APPLICATION_NAME) -> Environment:
+    """eventsourcing's environment (``PERSISTENCE_MODULE``) for the database of ``dsn``, for
+    the application ``name`` (which names its tables); the DSN's TLS options are handed to
+    libpq on the way (:func:`export_libpq_tls`)."""
     url = urlparse(dsn)
     export_libpq_tls(dsn)
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": url.path.lstrip("/") or "cmm",
-        "POSTGRES_HOST": url.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(url.port or 5432),
-        "POSTGRES_USER": unquote(url.username or "cmm"),
-        "POSTGRES_PASSWORD": unquote(url.password or ""),
-        "POSTGRES_POOL_SIZE": str(POOL_SIZE),
-    }
+    return Environment(
+        name,
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "cmm",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "cmm"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": str(POOL_SIZE),
+        },
+    )
 
 
 LIBPQ_TLS_OPTIONS = {

@@ -9,10 +9,8 @@ from contextlib import contextmanager
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
-from eventsourcing.utils import Environment
 from psycopg import sql
 
-from infra.app import APPLICATION_NAME
 from infra.postgres.env import postgres_env
 from infra.settings import Settings
 
@@ -38,10 +36,11 @@ def ddl_lock(dsn: str, key: int = DDL_LOCK_KEY) -> Iterator[None]:
 
 
 def create_tables(settings: Settings) -> tuple[str, str, str, str]:
-    """Let eventsourcing create its tables for the ``Ledger`` application, and add
-    ``event_ids``; returns (schema, events table, tracking table, notify channel)."""
+    """Let eventsourcing create its tables for the application (``infra.app``'s
+    ``APPLICATION_NAME``), and add ``event_ids``; returns (schema, events table, tracking
+    table, notify channel)."""
     assert settings.postgres_dsn is not None
-    env = Environment(APPLICATION_NAME, postgres_env(settings.postgres_dsn))
+    env = postgres_env(settings.postgres_dsn)
     with ddl_lock(settings.postgres_dsn):
         factory = InfrastructureFactory.construct(env)
         try:

@@ -139,7 +139,7 @@ def view_env(settings: Settings) -> Environment:
     """The environment the ProjectionRunner gives the view's factory (named after the
     projection, which names the tracking table)."""
     assert settings.postgres_dsn is not None
-    return Environment(LedgerProjection.name, postgres_env(settings.postgres_dsn))
+    return postgres_env(settings.postgres_dsn, LedgerProjection.name)
 
 
 def open_postgres_view(settings: Settings) -> PostgresLedgerView:

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eventsourcing.utils import Environment
+
+from infra.app import APPLICATION_NAME
+
 LOCK_TIMEOUT_SECONDS = 60
 """How long a writer waits for another's write lock: an ingest's transaction is large."""
 
 
-def sqlite_env(path: Path) -> dict[str, str]:
-    """eventsourcing's environment (``PERSISTENCE_MODULE``) for the database at ``path``."""
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(path),
-        "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
-    }
+def sqlite_env(path: Path, name: str = APPLICATION_NAME) -> Environment:
+    """eventsourcing's environment (``PERSISTENCE_MODULE``) for the database at ``path``,
+    for the application ``name``."""
+    return Environment(
+        name,
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+        },
+    )

@@ -38,9 +38,7 @@ class SQLiteEventStore(EventStore):
         with schema_lock(path):
             ensure_database(path)
             # Let eventsourcing create its own tables, exactly as its recorders expect them.
-            factory = InfrastructureFactory.construct(
-                env=sqlite_env(path)  # type: ignore[arg-type]
-            )
+            factory = InfrastructureFactory.construct(env=sqlite_env(path))
             factory.application_recorder()
             factory.tracking_recorder()
             factory.close()  # type: ignore[attr-defined]
