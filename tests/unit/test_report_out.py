@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from infra.report_out import FOLD_COLUMNS, _cells, _readable, label
+from infra.cli.tables import FOLD_COLUMNS, _cells, _readable
+from infra.report_out import label
 
 
 def test_rows_of_measures_with_no_value_are_left_out_and_codes_labelled() -> None:
@@ -35,7 +36,7 @@ def test_a_wide_table_is_turned_to_fit() -> None:
 def test_progress_in_a_log_shows_total_percentage_and_time_left() -> None:
     import io
 
-    from infra.cli_common import Progress
+    from infra.cli.progress import Progress
 
     log = io.StringIO()
     progress = Progress("ingest x", stream=log, every=0.0)
