@@ -28,9 +28,15 @@ from infra.cli.common import (
 )
 from infra.cli.progress import Progress
 
-Profile = Annotated[str, typer.Option(help="Simulation profile (simulation/profiles/*.json).")]
-Seed = Annotated[int, typer.Option(help="Random seed: the same seed gives the same events.")]
-Scale = Annotated[int, typer.Option(help="Multiply the profile's volumes (load tests).")]
+Profile = Annotated[
+    str, typer.Option(metavar="NAME", help="Simulation profile (simulation/profiles/*.json).")
+]
+Seed = Annotated[
+    int, typer.Option(metavar="N", help="Random seed: the same seed gives the same events.")
+]
+Scale = Annotated[
+    int, typer.Option(metavar="N", help="Multiply the profile's volumes (load tests).")
+]
 
 
 def ingest(
@@ -102,7 +108,7 @@ def ingest(
 
 
 def simulate(
-    out: Annotated[Path, typer.Option(help="The JSON-lines file to write.")],
+    out: Annotated[Path, typer.Option(metavar="FILE", help="The JSON-lines file to write.")],
     profile: Profile = "cmm-2012",
     seed: Seed = 1,
     scale: Scale = 1,
