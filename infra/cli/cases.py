@@ -100,9 +100,13 @@ def project(
 
 def register(app: typer.Typer) -> None:
     app.command(
+        short_help="The current state of cases (case workers).",
         epilog=epilog(
             "cmm cases --flagged",
             "cmm cases --person P-000123 --format json",
-        )
+        ),
     )(cases)
-    app.command(epilog=epilog("cmm project", "cmm project --follow --interval 5"))(project)
+    app.command(
+        short_help="Bring the read model up to date.",
+        epilog=epilog("cmm project", "cmm project --follow --interval 5"),
+    )(project)

@@ -178,6 +178,7 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command(
+        short_help="Store events from JSON-lines files.",
         epilog=epilog(
             "cmm ingest events.jsonl",
             "cmm ingest --data-dir ./data day1.jsonl day2.jsonl.gz",
@@ -185,9 +186,13 @@ def register(app: typer.Typer) -> None:
         ),
     )(ingest)
     app.command(
+        short_help="Write a synthetic year of events.",
         epilog=epilog(
             "cmm simulate --out events.jsonl",
             "cmm simulate --seed 7 --scale 10 --out big.jsonl",
-        )
+        ),
     )(simulate)
-    app.command(epilog=epilog("cmm demo", "cmm demo --data-dir ./demo --lang da"))(demo)
+    app.command(
+        short_help="Simulate, ingest and report a year (SQLite).",
+        epilog=epilog("cmm demo", "cmm demo --data-dir ./demo --lang da"),
+    )(demo)

@@ -198,6 +198,7 @@ def _dry_run(
 budget_app = typer.Typer(
     name="budget",
     help="The year's privacy budget: allocated, spent, remaining; `allocate` opens a year.",
+    short_help="The year's privacy budget; `allocate` opens a year.",
     invoke_without_command=True,
     epilog="\b\nexamples:\n  cmm budget --year 2012\n  cmm budget --year 2012 --json\n"
     "  cmm budget allocate --year 2012 --epsilon 5",
@@ -231,7 +232,8 @@ def budget(
 
 
 @budget_app.command(
-    epilog="\b\nexamples:\n  cmm budget allocate --year 2012 --epsilon 5 --allocated-by alice"
+    short_help="Open a year with its privacy budget (once).",
+    epilog="\b\nexamples:\n  cmm budget allocate --year 2012 --epsilon 5 --allocated-by alice",
 )
 def allocate(
     ctx: typer.Context,
@@ -264,11 +266,12 @@ def allocate(
 
 def register(app: typer.Typer) -> None:
     app.command(
+        short_help="Release the year's tables (safe open data).",
         epilog=epilog(
             "cmm budget allocate --year 2012 --epsilon 5",
             "cmm publish --dry-run --year 2012",
             "cmm publish --year 2012 --as-of 2013-01-31 --out open-data-2012",
             "cmm publish --method suppression --year 2012 --as-of 2013-01-31 --out partners",
-        )
+        ),
     )(publish)
     app.add_typer(budget_app)

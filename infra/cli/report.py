@@ -128,10 +128,11 @@ def report(
 
 def register(app: typer.Typer) -> None:
     app.command(
+        short_help="The exact annual report (analysts).",
         epilog=epilog(
             "cmm report --year 2012 --as-of 2013-01-31",
             "cmm report --year 2012 --as-of 2013-01-31 --lang da | less -R",
             "cmm report --year 2012 --as-of 2013-01-31 --out report-2012.json",
             "cmm report --year 2012 --as-of 2013-01-31 --out tables-2012/",
-        )
+        ),
     )(report)

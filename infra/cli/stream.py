@@ -230,11 +230,13 @@ def project_follow_postgres(settings: Settings) -> int:
 
 def register(app: typer.Typer) -> None:
     app.command(
+        short_help="Store events from Kafka (long-running).",
         epilog=epilog(
             "CMM_KAFKA_BOOTSTRAP=127.0.0.1:19092 cmm consume",
             "cmm consume --bootstrap 127.0.0.1:19092 --idle-exit-seconds 30",
-        )
+        ),
     )(consume)
     app.command(
-        epilog=epilog("cmm produce events.jsonl --bootstrap 127.0.0.1:19092 --topic cmm.events")
+        short_help="Send a file of events to Kafka.",
+        epilog=epilog("cmm produce events.jsonl --bootstrap 127.0.0.1:19092 --topic cmm.events"),
     )(produce)
