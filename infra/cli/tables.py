@@ -114,16 +114,29 @@ def _number(value: Any) -> str:
 
 
 def print_rows(rows: Sequence[Mapping[str, Any]], out: TextIO, empty: str) -> None:
-    """Rows of one kind (the case list) as one table, ``-`` for a missing value."""
+    """Rows of one kind (the case list): one table if its columns fit the terminal, else
+    each row folded into a small table of its own, field by field, its empty fields left
+    out (a case has some twenty fields, most of them empty for most cases)."""
     if not rows:
         print(empty, file=out)
         return
     from rich.table import Table
 
-    grid = Table()
+    console = _console_for(out)
     columns = list(rows[0])
-    for column in columns:
-        grid.add_column(column_title(column))
+    if len(columns) <= FOLD_COLUMNS:
+        grid = Table()
+        for column in columns:
+            grid.add_column(column_title(column))
+        for row in rows:
+            grid.add_row(*("-" if row[c] is None else label(c, _number(row[c])) for c in columns))
+        console.print(grid)
+        return
     for row in rows:
-        grid.add_row(*("-" if row[c] is None else _number(row[c]) for c in columns))
-    _console_for(out).print(grid)
+        folded = Table(title=str(row[columns[0]]), title_justify="left", show_header=False)
+        folded.add_column(style="bold")
+        folded.add_column()
+        for column in columns[1:]:
+            if row[column] is not None and row[column] != "":
+                folded.add_row(column_title(column), label(column, _number(row[column])))
+        console.print(folded)
