@@ -16,11 +16,11 @@ class Progress:
         self.label = label
         self.stream = stream or sys.stderr
         self.every = every
-        self.started = time.monotonic()
-        self.last = 0.0
         # rich's test of a terminal, so TTY_COMPATIBLE=1 (or FORCE_COLOR) asks for the bar
         # where the stream is not one (a CI log that renders it, a test).
         self.tty = bool(_console(self.stream).is_terminal)
+        self.started = time.monotonic()  # after rich is imported: the work starts now
+        self.last = 0.0
         self._bar: Any = None
         self._task: Any = None
 
