@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from infra.report_out import FOLD_COLUMNS, _cells, _readable, label
+from infra.cli.tables import FOLD_COLUMNS, _cells, _readable
+from infra.report_out import label
 
 
 def test_rows_of_measures_with_no_value_are_left_out_and_codes_labelled() -> None:
@@ -35,7 +36,7 @@ def test_a_wide_table_is_turned_to_fit() -> None:
 def test_progress_in_a_log_shows_total_percentage_and_time_left() -> None:
     import io
 
-    from infra.cli_common import Progress
+    from infra.cli.progress import Progress
 
     log = io.StringIO()
     progress = Progress("ingest x", stream=log, every=0.0)
@@ -43,3 +44,21 @@ def test_progress_in_a_log_shows_total_percentage_and_time_left() -> None:
     progress(250, 1_000, unit="lines", about=True)
     line = log.getvalue()
     assert "250 / about 1,000 (25%) lines" in line and "30 s left" in line
+
+
+def test_a_wide_case_list_is_folded_case_by_case_without_its_empty_fields() -> None:
+    import io
+
+    from infra.cli.tables import print_rows
+
+    row = {"person_ref": "P-1", "gender": "female", "flags": None, "age": 27}
+    row.update({f"field_{i}": None for i in range(FOLD_COLUMNS)})
+    out = io.StringIO()
+    print_rows([row, {**row, "person_ref": "P-2"}], out, empty="(no cases)")
+    text = out.getvalue()
+    assert text.count("P-1") == 1 and text.count("P-2") == 1
+    assert label("gender", "female") in text and "27" in text
+    assert "Flags" not in text and "Field 0" not in text
+    empty = io.StringIO()
+    print_rows([], empty, empty="(no cases)")
+    assert empty.getvalue() == "(no cases)\n"

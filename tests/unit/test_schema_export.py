@@ -8,7 +8,6 @@ every reference resolves, every event type is a message of the events channel.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 from pathlib import Path
@@ -256,12 +255,9 @@ def test_asyncapi_document_describes_both_topics_and_resolves() -> None:
 
 
 def test_cmm_schema_export_writes_every_file(tmp_path: Path) -> None:
-    from infra.cli_stream import register
+    from infra.cli import main
 
-    parser = argparse.ArgumentParser(prog="cmm")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["schema", "export", str(tmp_path / "contract")])
-    assert args.func(args) == 0
+    assert main(["schema", "export", str(tmp_path / "contract")]) == 0
     written = {p.name for p in (tmp_path / "contract").iterdir()}
     assert written == {f"{name}.schema.json" for name in EVENT_TYPES} | {
         "event.schema.json",

@@ -16,9 +16,9 @@ HEAVY = ("pandas", "numpy", "opendp", "polars", "scipy")
 
 def test_the_cli_and_the_ingest_path_do_not_import_the_analysis_stack() -> None:
     code = (
-        "import sys, infra.cli, infra.files.ingest, infra.composition\n"
-        "from infra.cli import build_parser\n"
-        "build_parser()\n"
+        "import sys, typer, infra.cli, infra.files.ingest, infra.composition, infra.wiring\n"
+        "from infra.cli import build_app\n"
+        "typer.main.get_command(build_app())\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
     result = subprocess.run(
