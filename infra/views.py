@@ -83,7 +83,7 @@ def _ddl(table: str, columns: Sequence[str], extra: str = "") -> str:
 # The read model's layout. The tables are derived from the store: a view whose recorded
 # version differs is dropped and built again from the store by the next catch-up (a version is
 # bumped whenever a table below changes shape).
-VIEW_SCHEMA_VERSION = 3
+VIEW_SCHEMA_VERSION = 4
 # Each table's columns, in the order an update writes the tables (so a rebuild takes its locks
 # in the same order).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -236,7 +236,12 @@ def test_victim_tables(tables: dict[str, pd.DataFrame]) -> None:
     by_industry_gender = tables["labour_by_industry_gender"].set_index(["industry", "gender"])
     assert by_industry_gender.loc[("restaurants", "male"), "count"] == 1
     assert by_industry_gender.loc[("cleaning", "female"), "count"] == 1
-    assert _as_dict(tables["by_gender"], "gender") == {"female": 2, "male": 1, "other": 0}
+    assert _as_dict(tables["by_gender"], "gender") == {
+        "female": 2,
+        "male": 1,
+        "other": 0,
+        "unknown": 0,
+    }
     assert _as_dict(tables["by_age_band"], "age_band")["60+"] == 1
     status = _as_dict(tables["status_at_cutoff"], "status")
     assert (status["prepared_return_iom"], status["stayed_in_denmark"]) == (1, 1)
@@ -350,7 +355,12 @@ def test_a_correction_after_the_cutoff_changes_only_later_reports(
     assert report_to_json(at_cutoff) == report_to_json(original)
     assert _as_dict(later["labour_by_industry"], "industry")["construction"] == 1
     assert _as_dict(later["labour_by_industry"], "industry")["cleaning"] == 0
-    assert _as_dict(later["by_gender"], "gender") == {"female": 2, "male": 2, "other": 0}  # + G
+    assert _as_dict(later["by_gender"], "gender") == {
+        "female": 2,
+        "male": 2,
+        "other": 0,
+        "unknown": 0,
+    }  # + G
     # G's assessment (recorded 2013-02-10) is known by then, too.
     assert later["victims_by_year"]["count"].tolist() == [1, 1, 4, 1]
 
