@@ -21,6 +21,20 @@ from typing import Any, TypeVar
 
 from domain.envelope import SCHEMA_VERSION, SCHEMA_VERSIONS
 
+VERSION_NOTES: dict[int, str] = {
+    1: "The first contract (the 2012 figures were recorded in it).",
+    2: (
+        "Adds, and changes nothing of version 1: exploitation 'undetermined' (allowed for a "
+        "victim; industry then absent), gender 'unknown' (not 'other'), a null or absent age "
+        "(unknown), additional_forms (further forms of exploitation of the same person) and "
+        "an assessment kind ('initial', 'reassessment', 'appeal'; a reassessment or appeal "
+        "supersedes every earlier assessment). A version-1 event may not use these; it is "
+        "read as version 2 unchanged but for its number."
+    ),
+}
+"""What each version is, for the exported contract."""
+assert tuple(VERSION_NOTES) == SCHEMA_VERSIONS
+
 State = MutableMapping[str, Any]
 _S = TypeVar("_S", bound=State)
 
