@@ -152,6 +152,29 @@ def test_a_new_year_moment_counts_in_the_danish_year(later_year: Path) -> None:
     assert sum(table(in_2020, "hotline_by_caller", "caller").values()) == 1
     assert sum(table(in_2019, "hotline_by_caller", "caller").values()) == 0
     assert table(in_2020, "victims_by_year", "year").get(2020) == 3
+    # The 2019 report (as of 2020-01-31) ends its series at 2019 (point 5): B, assessed on
+    # new year's day 2020 and known by the cut-off, is not a 2019 victim and has no row.
+    assert table(in_2019, "victims_by_year", "year") == {2019: 0}
+
+
+def test_each_return_figure_names_its_definition(later_year: Path) -> None:
+    tables = report(later_year, 2020, "2021-01-31")["tables"]
+    assert {row["definition"] for row in tables["returns"]} == {"status_at_cutoff"}
+    cohorts = tables["prepared_returns_in_year_all_cohorts"]
+    assert [row["definition"] for row in cohorts] == ["returned_in_year"]
+
+
+def test_forms_are_published_in_groups_and_by_any_form(later_year: Path) -> None:
+    tables = report(later_year, 2020, "2021-01-31")
+    groups = table(tables, "by_exploitation_group", "exploitation_group")
+    assert groups == {
+        "sexual_exploitation": 2,
+        "forced_labour_and_criminality": 0,
+        "other_forms": 0,
+        "undetermined": 1,
+    }
+    assert table(tables, "by_any_form", "exploitation")["forced_criminality"] == 1
+    assert table(tables, "by_citizenship_group", "citizenship_group")["other_eu"] == 3
 
 
 def test_a_reassessment_is_a_process_and_conflicting_initial_ones_are_flagged(
