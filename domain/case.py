@@ -20,7 +20,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.events import CASE_EVENT_TYPES, Event, to_record
+from domain.events import CASE_EVENT_TYPES, SCHEMA_VERSION, Event, to_record
+from domain.versions import upcast
 
 # Stream ids are name-based (UUIDv5), so every ingest process, on any store, maps the same
 # person or log to the same aggregate without a lookup table.
@@ -80,7 +81,9 @@ class _Stream(Aggregate):
             aggregate.records.append(self.as_record())
 
         def as_record(self) -> dict[str, Any]:
-            return {
+            """The record in the contract's current version (``domain.versions``): the
+            event itself keeps the version it was recorded in, as it is stored."""
+            record = {
                 "event_id": self.event_id,
                 "type": type(self).__name__,
                 "schema_version": self.schema_version,
@@ -89,6 +92,7 @@ class _Stream(Aggregate):
                 "source": self.source,
                 "payload": self.payload,
             }
+            return record if self.schema_version == SCHEMA_VERSION else upcast(record)
 
     def __init__(self) -> None:
         self.event_ids: set[str] = set()

@@ -15,7 +15,12 @@ from typing import Any, Self
 
 from pydantic import GetCoreSchemaHandler
 
-CODE_LIST_VERSION = "2026.1"
+CODE_LIST_VERSION = "2026.2"
+"""2026.2 (contract version 2): exploitation ``undetermined``, gender ``unknown``, age bands
+``0-14`` and ``15-17`` in place of ``0-17`` and an ``unknown`` band, assessment kinds, and the
+groups and bands the annual report, Eurostat (crim_thb), GRETA and UNODC count by. The band
+``0-17`` was a report category, never a code on the wire (events carry the exact age), so
+every stored year reads in the new bands."""
 
 
 class Coded(StrEnum):
@@ -159,8 +164,64 @@ class ExploitationForm(Coded):
     FORCED_MARRIAGE = ("forced_marriage", "Forced marriage", "Tvangsægteskab")
     ORGAN_REMOVAL = ("organ_removal", "Organ removal", "Organhandel")
     OTHER = ("other", "Other", "Andet")
+    UNDETERMINED = (
+        "undetermined",
+        "Undetermined (not yet determined)",
+        "Uafklaret",
+    )
+
+    @property
+    def group(self) -> ExploitationGroup:
+        """The group the annual report publishes this form in."""
+        return _EXPLOITATION_GROUPS[self]
 
 
+class ExploitationGroup(Coded):
+    """The groups of forms the annual report publishes (from 2019): forced labour and
+    forced criminality are one figure."""
+
+    SEXUAL_EXPLOITATION = (
+        "sexual_exploitation",
+        "Prostitution / sexual exploitation",
+        "Prostitution",
+    )
+    FORCED_LABOUR_AND_CRIMINALITY = (
+        "forced_labour_and_criminality",
+        "Forced labour and forced criminality",
+        "Tvangsarbejde og tvungen kriminalitet",
+    )
+    OTHER_FORMS = ("other_forms", "Other forms of exploitation", "Andre udnyttelsesformer")
+    UNDETERMINED = ("undetermined", "Undetermined", "Uafklaret")
+
+
+_EXPLOITATION_GROUPS: dict[ExploitationForm, ExploitationGroup] = {
+    ExploitationForm.SEXUAL_EXPLOITATION: ExploitationGroup.SEXUAL_EXPLOITATION,
+    ExploitationForm.FORCED_LABOUR: ExploitationGroup.FORCED_LABOUR_AND_CRIMINALITY,
+    ExploitationForm.FORCED_CRIMINALITY: ExploitationGroup.FORCED_LABOUR_AND_CRIMINALITY,
+    ExploitationForm.FORCED_MARRIAGE: ExploitationGroup.OTHER_FORMS,
+    ExploitationForm.ORGAN_REMOVAL: ExploitationGroup.OTHER_FORMS,
+    ExploitationForm.OTHER: ExploitationGroup.OTHER_FORMS,
+    ExploitationForm.UNDETERMINED: ExploitationGroup.UNDETERMINED,
+}
+assert set(_EXPLOITATION_GROUPS) == set(ExploitationForm), "every form has its group"
+
+
+class AssessmentKind(Coded):
+    """Which decision an assessment is. A reassessment or an appeal decides the case again:
+    it supersedes every earlier assessment of the person, so a changed outcome is the
+    process working, not conflicting records. Absent means ``initial``."""
+
+    INITIAL = ("initial", "Initial assessment", "Første vurdering")
+    REASSESSMENT = ("reassessment", "Reassessment", "Genvurdering")
+    APPEAL = ("appeal", "Decision on appeal", "Afgørelse efter klage")
+
+    @property
+    def supersedes(self) -> bool:
+        return self is not AssessmentKind.INITIAL
+
+
+# CTDC has no category for a form not (yet) determined: its records leave the form blank, so
+# ``undetermined`` has no entry here.
 CTDC_TYPE_OF_EXPLOITATION: dict[ExploitationForm, str] = {
     ExploitationForm.SEXUAL_EXPLOITATION: "isSexualExploit",
     ExploitationForm.FORCED_LABOUR: "isForcedLabour",
@@ -202,26 +263,37 @@ class Industry(Coded):
 
 
 class Gender(Coded):
+    """Gender as recorded. ``other`` is a person who is neither female nor male (for example
+    transgender); ``unknown`` is a gender not recorded, which is not ``other``."""
+
     FEMALE = ("female", "Female", "Kvinde")
     MALE = ("male", "Male", "Mand")
     OTHER = ("other", "Transgender / other", "Transkønnet / andet")
+    UNKNOWN = ("unknown", "Unknown (not recorded)", "Ukendt (ikke oplyst)")
 
 
 class AgeBand(Coded):
-    """Age at identification. Bands are public and fixed."""
+    """Age at identification, in the annual report's bands. Bands are public and fixed;
+    ``unknown`` counts persons whose age is not recorded (``age`` null)."""
 
-    MINOR = ("0-17", "Under 18", "Under 18")
+    A0_14 = ("0-14", "Under 15", "Under 15")
+    A15_17 = ("15-17", "15-17", "15-17")
     A18_24 = ("18-24", "18-24", "18-24")
     A25_29 = ("25-29", "25-29", "25-29")
     A30_39 = ("30-39", "30-39", "30-39")
     A40_49 = ("40-49", "40-49", "40-49")
     A50_59 = ("50-59", "50-59", "50-59")
     A60_PLUS = ("60+", "60 and over", "60 og derover")
+    UNKNOWN = ("unknown", "Age unknown", "Alder ukendt")
 
     @classmethod
-    def of(cls, age: int) -> AgeBand:
+    def of(cls, age: int | None) -> AgeBand:
+        if age is None:
+            return cls.UNKNOWN
+        if age < 15:
+            return cls.A0_14
         if age < 18:
-            return cls.MINOR
+            return cls.A15_17
         if age < 25:
             return cls.A18_24
         if age < 30:
@@ -233,6 +305,66 @@ class AgeBand(Coded):
         if age < 60:
             return cls.A50_59
         return cls.A60_PLUS
+
+
+class CtdcAgeBroad(Coded):
+    """CTDC's ``ageBroad`` bands (the HTCDS), derived from the exact age, for the centre's
+    submissions to CTDC; the codes are CTDC's own."""
+
+    A0_8 = ("0--8", "0-8", "0-8")
+    A9_17 = ("9--17", "9-17", "9-17")
+    A18_20 = ("18--20", "18-20", "18-20")
+    A21_23 = ("21--23", "21-23", "21-23")
+    A24_26 = ("24--26", "24-26", "24-26")
+    A27_29 = ("27--29", "27-29", "27-29")
+    A30_38 = ("30--38", "30-38", "30-38")
+    A39_47 = ("39--47", "39-47", "39-47")
+    A48_PLUS = ("48+", "48 and over", "48 og derover")
+    UNKNOWN = ("unknown", "Age unknown", "Alder ukendt")
+
+    @classmethod
+    def of(cls, age: int | None) -> CtdcAgeBroad:
+        if age is None:
+            return cls.UNKNOWN
+        for upper, band in _CTDC_UPPER:
+            if age <= upper:
+                return band
+        return cls.A48_PLUS
+
+
+_CTDC_UPPER: tuple[tuple[int, CtdcAgeBroad], ...] = (
+    (8, CtdcAgeBroad.A0_8),
+    (17, CtdcAgeBroad.A9_17),
+    (20, CtdcAgeBroad.A18_20),
+    (23, CtdcAgeBroad.A21_23),
+    (26, CtdcAgeBroad.A24_26),
+    (29, CtdcAgeBroad.A27_29),
+    (38, CtdcAgeBroad.A30_38),
+    (47, CtdcAgeBroad.A39_47),
+)
+
+
+class AgeGroup(Coded):
+    """Child or adult at identification, as Eurostat (crim_thb), GRETA and UNODC count."""
+
+    CHILD = ("child", "Child (under 18)", "Barn (under 18)")
+    ADULT = ("adult", "Adult (18 and over)", "Voksen (18 og derover)")
+    UNKNOWN = ("unknown", "Age unknown", "Alder ukendt")
+
+    @classmethod
+    def of(cls, age: int | None) -> AgeGroup:
+        if age is None:
+            return cls.UNKNOWN
+        return cls.CHILD if age < 18 else cls.ADULT
+
+
+class CitizenshipGroup(Coded):
+    """Citizenship as Eurostat (crim_thb) groups it: the reporting country's own citizens,
+    citizens of another EU member state (in the reporting year), and the rest."""
+
+    DANISH = ("danish", "Danish citizens", "Danske statsborgere")
+    OTHER_EU = ("other_eu", "Citizens of another EU country", "Statsborgere i andet EU-land")
+    NON_EU = ("non_eu", "Citizens of a non-EU country", "Statsborgere i et land uden for EU")
 
 
 class SupportStatus(Coded):

@@ -24,6 +24,7 @@ from pydantic.json_schema import models_json_schema
 
 import domain.events as contract
 from domain.rules import rules_of
+from domain.versions import VERSION_NOTES
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -115,7 +116,8 @@ def any_event_schema() -> dict[str, Any]:
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"urn:cmm-ledger:event:v{contract.SCHEMA_VERSION}",
         "title": "CMM Ledger event",
-        "description": "One event of the contract; the 'type' field says which.",
+        "description": "One event of the contract; the 'type' field says which. Versions "
+        "(schema_version): " + " ".join(f"{v}: {note}" for v, note in VERSION_NOTES.items()),
         "oneOf": [{"$ref": f"{name}.schema.json"} for name in contract.EVENT_TYPES],
     }
 

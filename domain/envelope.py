@@ -36,10 +36,16 @@ from domain.payloads import (
     Strict,
     SupportOfferedPayload,
     SupportStatusChangedPayload,
+    version_1_refusal,
 )
 from domain.rules import checks
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The contract's current version, which producers should write and readers see."""
+SCHEMA_VERSIONS = (1, 2)
+"""Every version accepted on the wire. Version 2 only adds to version 1 (codes, a nullable
+age, fields of an assessment), so a version-1 event is read as version 2 by changing its
+number alone (``domain.versions``)."""
 
 PERSON_REF_PATTERN = r"^[A-Z]{1,8}-[0-9a-f]{8,64}$"
 # CPR numbers have 10 digits and phone numbers 8 to 12 (with country code): a token of only
@@ -122,7 +128,7 @@ def _schema_version_schema(source: Any, handler: Any) -> core_schema.CoreSchema:
     # ``Literal[1]`` takes ``1.0`` and ``true`` even in strict mode (they equal 1 in Python):
     # a strict integer first, in compiled code, then the literal.
     return core_schema.chain_schema(
-        [core_schema.int_schema(strict=True), core_schema.literal_schema([SCHEMA_VERSION])]
+        [core_schema.int_schema(strict=True), core_schema.literal_schema(list(SCHEMA_VERSIONS))]
     )
 
 
@@ -131,11 +137,11 @@ class _SchemaVersionMarker:
 
 
 SchemaVersion = Annotated[
-    Literal[1],
+    Literal[1, 2],
     _SchemaVersionMarker(),
-    WithJsonSchema({"type": "integer", "const": SCHEMA_VERSION}),
+    WithJsonSchema({"type": "integer", "enum": list(SCHEMA_VERSIONS)}),
 ]
-"""The contract's version: the JSON integer 1 (not 1.0, not true)."""
+"""The contract's version: the JSON integer 1 or 2 (not 2.0, not true)."""
 
 
 def _timestamp_schema(source: Any, handler: Any) -> core_schema.CoreSchema:
@@ -209,6 +215,18 @@ class ContactRegistered(Envelope):
 class AssessmentDecided(Envelope):
     type: Literal["AssessmentDecided"]
     payload: AssessmentDecidedPayload
+
+    @model_validator(mode="after")
+    @checks(
+        "an assessment of schema_version 1 has an age and uses none of what version 2 added: "
+        "kind, additional_forms, exploitation 'undetermined', gender 'unknown'"
+    )
+    def _version(self) -> Self:
+        if self.schema_version == 1:
+            refused = version_1_refusal(self.payload)
+            if refused is not None:
+                raise ValueError(f"{refused} needs schema_version 2")
+        return self
 
 
 class SupportOffered(Envelope):

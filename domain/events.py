@@ -2,7 +2,7 @@
 
 Every event the centre and its partners record travels as one JSON object::
 
-    {"event_id": "<uuid>", "type": "AssessmentDecided", "schema_version": 1,
+    {"event_id": "<uuid>", "type": "AssessmentDecided", "schema_version": 2,
      "occurred_at": "2012-03-01T10:00:00Z", "recorded_at": "2012-03-02T08:00:00Z",
      "source": "immigration_service", "person_ref": "P-3fa9c2e1b7d4",
      "payload": {...}}
@@ -36,6 +36,7 @@ from domain.envelope import (
     LATEST,
     PERSON_REF_PATTERN,
     SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
     AccommodationChanged,
     AssessmentDecided,
     ContactRegistered,
@@ -93,6 +94,7 @@ __all__ = [
     "PAYLOADS",
     "PERSON_REF_PATTERN",
     "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
     "AccommodationChanged",
     "AccommodationChangedPayload",
     "AssessmentDecided",

@@ -23,6 +23,7 @@ from pydantic import (
 
 from domain.codes import (
     Accommodation,
+    AssessmentKind,
     Authority,
     CallerType,
     CallReason,
@@ -83,24 +84,35 @@ class ContactRegisteredPayload(Strict):
 class AssessmentDecidedPayload(Strict):
     """An official assessment of whether the person is a victim of trafficking.
 
-    ``exploitation`` is the primary form (one per person, as the annual report counts them);
-    ``industry`` is required for forced labour and forbidden otherwise.
+    ``exploitation`` is the primary form (one per person, as the annual report counts them),
+    ``undetermined`` while it is not (yet) determined; ``additional_forms`` are further forms
+    of exploitation of the same person besides the primary one (version 2). ``industry`` is
+    required for forced labour and forbidden otherwise. ``age`` is null (or absent) when it
+    is not known (version 2; version 1 requires it). ``kind`` says whether this is the first
+    assessment or a reassessment or appeal, which supersedes every earlier one (version 2;
+    absent means ``initial``).
     """
 
     authority: Authority
     outcome: Outcome
     exploitation: ExploitationForm | None = None
+    additional_forms: (
+        Annotated[tuple[ExploitationForm, ...], Field(min_length=1, max_length=6)] | None
+    ) = None
     industry: Industry | None = None
     citizenship: Country
     gender: Gender
-    age: Annotated[int, Field(ge=0, le=120)]
+    age: Annotated[int, Field(ge=0, le=120)] | None = None
     legal_residence: bool
+    kind: AssessmentKind | None = None
 
     @model_validator(mode="after")
     @checks(
         "exploitation is required when outcome is 'victim'",
         "industry is required when exploitation is 'forced_labour', and allowed only then",
         "authority is 'cmm' when legal_residence is true, 'immigration_service' when false",
+        "additional_forms lists each form at most once, neither the primary exploitation nor "
+        "'undetermined', and only when exploitation is a determined form",
     )
     def _consistent(self) -> Self:
         if self.outcome is Outcome.VICTIM and self.exploitation is None:
@@ -117,7 +129,36 @@ class AssessmentDecidedPayload(Strict):
                 f"authority must be '{expected}' when legal_residence is "
                 f"{str(self.legal_residence).lower()}"
             )
+        if self.additional_forms is not None:
+            self._check_additional_forms(self.additional_forms)
         return self
+
+    def _check_additional_forms(self, forms: tuple[ExploitationForm, ...]) -> None:
+        if self.exploitation is None or self.exploitation is ExploitationForm.UNDETERMINED:
+            raise ValueError(
+                "additional_forms is only allowed when exploitation is a determined form"
+            )
+        if ExploitationForm.UNDETERMINED in forms:
+            raise ValueError("additional_forms must not list 'undetermined'")
+        if self.exploitation in forms:
+            raise ValueError("additional_forms must not repeat the primary exploitation")
+        if len(set(forms)) != len(forms):
+            raise ValueError("additional_forms lists a form more than once")
+
+
+def version_1_refusal(payload: AssessmentDecidedPayload) -> str | None:
+    """Why ``payload`` cannot be a version-1 assessment, or None when it can."""
+    if payload.kind is not None:
+        return "kind"
+    if payload.additional_forms is not None:
+        return "additional_forms"
+    if payload.exploitation is ExploitationForm.UNDETERMINED:
+        return "exploitation 'undetermined'"
+    if payload.gender is Gender.UNKNOWN:
+        return "gender 'unknown'"
+    if payload.age is None:
+        return "a null or absent age"
+    return None
 
 
 class SupportOfferedPayload(Strict):

@@ -19,6 +19,7 @@ from typing import Any
 
 import domain.events as contract
 from domain.contract_schema import any_event_schema, component_schemas, event_schema
+from domain.versions import VERSION_NOTES
 
 KAFKA_BINDING_VERSION = "0.5.0"
 
@@ -67,7 +68,11 @@ def asyncapi_document(
         "type": "object",
         "properties": {
             "type": {"type": "string", "enum": list(contract.EVENT_TYPES)},
-            "schema_version": {"type": "string", "const": str(contract.SCHEMA_VERSION)},
+            "schema_version": {
+                "type": "string",
+                "enum": [str(v) for v in contract.SCHEMA_VERSIONS],
+                "description": "The event's own schema_version.",
+            },
         },
         "description": "Set by the ledger's producer client; optional for others.",
     }
@@ -99,7 +104,9 @@ def asyncapi_document(
             "description": (
                 "Events recorded by the centre against human trafficking and its partners. "
                 "Messages are compact JSON, one event each, validated by the producer client "
-                "and again by the ledger's consumer; person_ref is always a pseudonym."
+                "and again by the ledger's consumer; person_ref is always a pseudonym. "
+                "Versions (schema_version): "
+                + " ".join(f"{v}: {note}" for v, note in VERSION_NOTES.items())
             ),
         },
         "defaultContentType": "application/json",

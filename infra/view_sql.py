@@ -35,7 +35,7 @@ def _ddl(table: str, columns: Sequence[str]) -> str:
 # The read model's layout. The tables are derived from the store: a view whose recorded
 # version differs is dropped and built again from the store by the next catch-up (a version is
 # bumped whenever a table changes shape).
-VIEW_SCHEMA_VERSION = 3
+VIEW_SCHEMA_VERSION = 4
 
 # Indexes: a rebuild drops them and builds each once at the end (``rebuild_in``), several
 # times cheaper than keeping them up to date through a million inserts (benchmark

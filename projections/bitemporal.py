@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from domain.codes import CorrectionAction
 from domain.events import CASE_EVENT_TYPES
+from domain.local_dates import end_of_local_day
 
 Record = Mapping[str, Any]
 Payload = Mapping[str, Any]
@@ -42,15 +43,16 @@ def normalise_timestamp(value: str) -> str:
 
 def as_of_bound(as_of: AsOf) -> str | None:
     """The normalised upper bound for ``recorded_at``; a bare date means the end of that day
-    (UTC), so ``as_of="2013-01-31"`` includes everything recorded on the 31st."""
+    in Denmark (``domain.local_dates``), so ``as_of="2013-01-31"`` includes everything
+    recorded on the 31st, Danish time."""
     if as_of is None:
         return None
     if isinstance(as_of, datetime):
         return normalise_timestamp(as_of.isoformat())
+    if isinstance(as_of, str) and len(as_of) == 10:
+        as_of = date.fromisoformat(as_of)
     if isinstance(as_of, date):
-        return f"{as_of.isoformat()}T23:59:59.999999Z"
-    if len(as_of) == 10:
-        return f"{date.fromisoformat(as_of).isoformat()}T23:59:59.999999Z"
+        return normalise_timestamp(end_of_local_day(as_of).isoformat())
     return normalise_timestamp(as_of)
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from domain.codes import CaseFlag, Channel, Outcome, SupportStatus
+from domain.codes import AssessmentKind, CaseFlag, Channel, ExploitationForm, Outcome, SupportStatus
 from domain.events import CASE_EVENT_TYPES
+from domain.local_dates import local_date
 from projections.bitemporal import (
     AsOf,
     Payload,
@@ -52,6 +53,7 @@ class CaseState:
     authority: str | None
     outcome: str | None
     exploitation: str | None
+    additional_forms: str | None
     industry: str | None
     citizenship: str | None
     region: str | None
@@ -82,6 +84,7 @@ class CaseState:
                 place=self.first_contact_place,
                 citizenship=self.citizenship,
                 exploitation=self.exploitation,
+                additional_forms=self.additional_forms,
                 industry=self.industry,
                 gender=self.gender,
                 age=self.age,
@@ -109,6 +112,7 @@ assert frozenset({CONTACT, ASSESSMENT, OFFER, STATUS, ACCOMMODATION, DEPARTURE})
 ), "the fold reads every case event type"
 
 VICTIM = Outcome.VICTIM.value
+FORM_ORDER = {code: i for i, code in enumerate(ExploitationForm.codes())}
 NO_STATUS = SupportStatus.NONE.value
 UNKNOWN_CHANNEL = Channel.UNKNOWN.value
 STATUS_BEFORE_ASSESSMENT = CaseFlag.STATUS_BEFORE_ASSESSMENT.value
@@ -129,38 +133,61 @@ def status_of(
     status: Payload | None, status_at: str | None, offered_at: str | None
 ) -> tuple[str | None, str, str | None]:
     """(status_on, status, return_support): from the latest status change, else ``offered``
-    from the first offer, else ``none``. Times are normalised timestamps or days."""
+    from the first offer, else ``none``. Times are normalised timestamps or (local) days."""
     if status is not None and status_at is not None:
-        return status_at[:10], status["status"], status.get("return_support")
+        return local_date(status_at), status["status"], status.get("return_support")
     if offered_at is not None:
-        return offered_at[:10], SupportStatus.OFFERED.value, None
+        return local_date(offered_at), SupportStatus.OFFERED.value, None
     return None, NO_STATUS, None
+
+
+SUPERSEDING_KINDS = frozenset(k.value for k in AssessmentKind if k.supersedes)
+
+
+def latest_superseding(assessments: list[tuple[str, Payload]]) -> int:
+    """The index of the latest reassessment or appeal among ``assessments`` (in occurrence
+    order), or 0 when there is none: the assessments from there on stand."""
+    for i in range(len(assessments) - 1, 0, -1):
+        if assessments[i][1].get("kind") in SUPERSEDING_KINDS:
+            return i
+    return 0
+
+
+def additional_forms_of(assessment: Payload) -> str | None:
+    """The further forms of exploitation of an assessment as the fact row holds them: their
+    codes in code-list order, joined by ``,`` (None for none)."""
+    forms = assessment.get("additional_forms")
+    return None if not forms else ",".join(sorted(forms, key=FORM_ORDER.__getitem__))
 
 
 def fold_prepared(person_ref: str, prepared: Prepared, bound: str | None) -> CaseState:
     """:func:`fold_case` on records already passed through :func:`prepare`; ``bound`` is a
     normalised timestamp (see :func:`as_of_bound`)."""
     events, target_missing, last_recorded = effective_payloads(prepared, bound)
-    # Each kind's events in occurrence order, as (the day it happened on, its payload).
+    # Each kind's events in occurrence order, as (the day it happened on, in Denmark, its
+    # payload).
     of_kind: dict[str, list[tuple[str, Payload]]] = {kind: [] for kind in CASE_EVENT_TYPES}
     for event, payload in events:
-        of_kind[event.type].append((event.occurred[:10], payload))
+        of_kind[event.type].append((local_date(event.occurred), payload))
     contacts, assessments = of_kind[CONTACT], of_kind[ASSESSMENT]
     offers, statuses = of_kind[OFFER], of_kind[STATUS]
     accommodations, departures = of_kind[ACCOMMODATION], of_kind[DEPARTURE]
 
     contacts_by_year: dict[int, int] = {}
     for on, _ in contacts:
-        year = int(on[:4])
+        year = int(on[:4])  # a local date
         contacts_by_year[year] = contacts_by_year.get(year, 0) + 1
     first_contact = contacts[0] if contacts else None
 
-    # The assessment that counts: the latest positive one, else the latest one. A negative
-    # decision after a positive one raises a flag but does not silently drop a counted victim;
-    # reversing an identification is what CorrectionRecorded is for.
-    positive = [a for a in assessments if a[1]["outcome"] == VICTIM]
+    # A reassessment or an appeal decides the case again: the assessments that count are the
+    # latest such decision and those after it. Of those, the one that counts is the latest
+    # positive one, else the latest one. A negative decision after a positive one that does
+    # not supersede it raises a flag but does not silently drop a counted victim; reversing
+    # an identification is what a reassessment, an appeal or CorrectionRecorded is for.
+    standing = assessments[latest_superseding(assessments) :]
+    positive = [a for a in standing if a[1]["outcome"] == VICTIM]
     assessed = bool(positive)
-    assessment = positive[-1] if positive else assessments[-1] if assessments else None
+    assessment = positive[-1] if positive else standing[-1] if standing else None
     a: Payload = {} if assessment is None else assessment[1]
     assessed_on = None if assessment is None else assessment[0]
 
@@ -177,14 +204,14 @@ def fold_prepared(person_ref: str, prepared: Prepared, bound: str | None) -> Cas
     )
 
     # Flags (in code-list order) mark inconsistent histories; dates are compared by day.
-    others = [event.occurred[:10] for event, _ in events if event.type != DEPARTURE]
+    others = [local_date(event.occurred) for event, _ in events if event.type != DEPARTURE]
     raised = {
         STATUS_BEFORE_ASSESSMENT: bool(statuses)
         and (not assessments or statuses[0][0] < assessments[0][0]),
         EVENTS_AFTER_DEPARTURE: departed_on is not None
         and bool(others)
         and others[-1] > departed_on,
-        CONFLICTING_ASSESSMENTS: assessed and len(positive) < len(assessments),
+        CONFLICTING_ASSESSMENTS: assessed and len(positive) < len(standing),
         NO_CONTACT: not contacts,
         CORRECTION_TARGET_MISSING: target_missing,
     }
@@ -200,6 +227,7 @@ def fold_prepared(person_ref: str, prepared: Prepared, bound: str | None) -> Cas
         authority=a.get("authority"),
         outcome=a.get("outcome"),
         exploitation=a.get("exploitation"),
+        additional_forms=additional_forms_of(a),
         industry=a.get("industry"),
         citizenship=citizenship,
         region=region_of(citizenship),

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from domain.events import CASE_EVENT_TYPES
+from domain.local_dates import local_date
 from projections.bitemporal import Payload, Record, prepare
 from projections.case_fold import (
     ACCOMMODATION,
@@ -47,9 +48,11 @@ from projections.case_fold import (
     OFFER,
     STATUS,
     STATUS_BEFORE_ASSESSMENT,
+    SUPERSEDING_KINDS,
     UNKNOWN_CHANNEL,
     VICTIM,
     CaseState,
+    additional_forms_of,
     fact_changes,
     refold_versions,
     status_of,
@@ -107,7 +110,10 @@ def _project(
         return refold_versions(person_ref, prepare(records))
     rows, mixed = scanned
     if mixed:
-        return _project_case(person_ref, rows, with_state)
+        projected = _project_case(person_ref, rows, with_state)
+        # A reassessment or an appeal sets aside the assessments before it, as a correction
+        # withdraws an event: the one pass cannot take that back either.
+        return refold_versions(person_ref, prepare(records)) if projected is None else projected
     return _project_contacts(person_ref, rows, with_state)
 
 
@@ -124,7 +130,9 @@ def _project_contacts(
     first_contact_at = ""
     last = len(rows) - 1
     for i, (recorded, occurred, _, _, payload, raw) in enumerate(rows):
-        year = int(occurred[:4])
+        # The Danish year (``domain.local_dates``), by its test inlined: a call per contact
+        # costs as much as the rest of this loop.
+        year = int(occurred[:4] if occurred[11:13] < "22" else local_date(occurred)[:4])
         count = by_year.get(year, 0) + 1
         by_year[year] = count
         contact_row[year] = new_tuple(ContactRow, (person_ref, year, count))
@@ -156,12 +164,13 @@ def _project_contacts(
                 len(rows),  # contacts
                 UNKNOWN_CHANNEL if first_contact is None else first_contact["channel"],
                 None if first_contact is None else first_contact.get("place"),
-                None if first_contact is None else first_contact_at[:10],
+                None if first_contact is None else local_date(first_contact_at),
                 tuple(sorted(by_year.items())),
                 False,  # assessed
                 None,  # authority
                 None,  # outcome
                 None,  # exploitation
+                None,  # additional_forms
                 None,  # industry
                 None,  # citizenship
                 None,  # region
@@ -185,7 +194,7 @@ def _project_contacts(
 
 def _project_case(
     person_ref: str, rows: list[Row], with_state: bool
-) -> tuple[list[CaseVersion], CaseState | None]:
+) -> tuple[list[CaseVersion], CaseState | None] | None:
     """The versions and, if asked, the current state, in one pass over ``rows`` (recording
     order, no corrections), emitting a version after the last event of each ``recorded_at``.
 
@@ -194,7 +203,8 @@ def _project_case(
     event_id), so an event with the same ``occurred_at`` as one before it is later in
     (recorded, event_id): it is the last so far exactly when its ``occurred_at`` is >= the
     last one's, the first exactly when it is < the first one's, and only ``occurred_at``
-    needs comparing."""
+    needs comparing. None for a person with a reassessment or an appeal, which the
+    definition folds."""
     versions: list[CaseVersion] = []
     contacts = 0
     by_year: dict[int, int] = {}
@@ -225,7 +235,7 @@ def _project_case(
     for i, (recorded, occurred, _, kind, payload, raw) in enumerate(rows):
         if kind == CONTACT:
             contacts += 1
-            year = int(occurred[:4])
+            year = int(occurred[:4] if occurred[11:13] < "22" else local_date(occurred)[:4])
             count = by_year.get(year, 0) + 1
             by_year[year] = count
             contact_row[year] = new_tuple(ContactRow, (person_ref, year, count))
@@ -235,6 +245,8 @@ def _project_case(
                 if positive is not None:
                     fact_stale = True
         elif kind == ASSESSMENT:
+            if "kind" in payload and payload["kind"] in SUPERSEDING_KINDS:
+                return None
             assessments += 1
             if assessments == 1 or occurred < first_assessed_at:
                 first_assessed_at = occurred
@@ -306,9 +318,9 @@ def _project_case(
 
     chosen, chosen_at = (positive, positive_at) if positive is not None else (latest, latest_at)
     a: Payload = {} if chosen is None else chosen
-    assessed_on = None if chosen is None else chosen_at[:10]
+    assessed_on = None if chosen is None else local_date(chosen_at)
     status_on, status_code, return_support = status_of(status, status_at, offered_at)
-    departed_on = None if departed_at is None else departed_at[:10]
+    departed_on = None if departed_at is None else local_date(departed_at)
     days = (
         days_in_denmark(assessed_on, departed_on, status_code, status_on)
         if positive is not None and assessed_on is not None
@@ -318,10 +330,10 @@ def _project_case(
     # correction_target_missing).
     flags: list[str] = []
     if first_status_at is not None and (
-        not assessments or first_status_at[:10] < first_assessed_at[:10]
+        not assessments or local_date(first_status_at) < local_date(first_assessed_at)
     ):
         flags.append(STATUS_BEFORE_ASSESSMENT)
-    if departed_on is not None and other_at and other_at[:10] > departed_on:
+    if departed_on is not None and other_at and local_date(other_at) > departed_on:
         flags.append(EVENTS_AFTER_DEPARTURE)
     if positive is not None and positives < assessments:
         flags.append(CONFLICTING_ASSESSMENTS)
@@ -334,12 +346,13 @@ def _project_case(
             contacts,
             UNKNOWN_CHANNEL if first_contact is None else first_contact["channel"],
             None if first_contact is None else first_contact.get("place"),
-            None if first_contact is None else first_contact_at[:10],  # first_contact_on
+            None if first_contact is None else local_date(first_contact_at),  # first_contact_on
             tuple(sorted(by_year.items())),  # contacts_by_year
             positive is not None,  # assessed
             a.get("authority"),
             a.get("outcome"),
             a.get("exploitation"),
+            additional_forms_of(a),
             a.get("industry"),
             citizenship,
             region_of(citizenship),
@@ -381,12 +394,13 @@ def _fact(
     # ``bench.bench_ingest``; CaseState.fact, called once per state, names them).
     return fact_values(
         person_ref,
-        assessed_at[:10],  # assessed_on
+        local_date(assessed_at),  # assessed_on
         assessment.get("authority"),
         UNKNOWN_CHANNEL if first_contact is None else first_contact["channel"],
         None if first_contact is None else first_contact.get("place"),
         assessment.get("citizenship"),
         assessment.get("exploitation"),
+        additional_forms_of(assessment),
         assessment.get("industry"),
         assessment.get("gender"),
         assessment.get("age"),
@@ -395,5 +409,5 @@ def _fact(
         status_on,
         return_support,
         accommodation,
-        None if departed_at is None else departed_at[:10],  # departed_on
+        None if departed_at is None else local_date(departed_at),  # departed_on
     )

@@ -36,9 +36,10 @@ class FactRow:
     citizenship: str
     region: str
     exploitation: str
+    additional_forms: str | None
     industry: str | None
     gender: str
-    age: int
+    age: int | None
     age_band: str
     legal_residence: bool
     eu_citizen: bool
@@ -76,6 +77,7 @@ class CaseVersion(NamedTuple):
 CHANNEL_GROUP: Mapping[str, str] = {c.value: c.group.value for c in Channel}
 REGION: Mapping[str, str] = {code: c.region.value for code, c in COUNTRIES.items()}
 _AGE_BAND: tuple[str, ...] = tuple(AgeBand.of(age).value for age in range(121))
+_UNKNOWN_AGE_BAND = AgeBand.UNKNOWN.value
 # Statuses that end the stay for ``days_in_denmark`` when no departure is recorded. Staying in
 # Denmark (EU citizens) and ongoing support have no end date.
 _STAY_ENDING_STATUSES = frozenset(
@@ -115,6 +117,7 @@ def fact_values(
     place: str | None,
     citizenship: str | None,
     exploitation: str | None,
+    additional_forms: str | None,
     industry: str | None,
     gender: str | None,
     age: int | None,
@@ -129,11 +132,12 @@ def fact_values(
     ``assessed_on``: the fields of the assessment that counts, the first contact's channel and
     place, the support status, accommodation and departure, and the columns derived from them
     (year, channel group, region, age band, EU citizenship, days in Denmark). A missing code
-    is the empty string, a missing age 0, as the report tables count them."""
+    is the empty string, as the report tables count them; an unknown age is None, in the
+    ``unknown`` band. ``assessed_on`` is a local date (``domain.local_dates``), and so the
+    year is Danish."""
     year = int(assessed_on[:4])
     region = "" if citizenship is None else REGION[citizenship]
     citizenship = citizenship or ""
-    age = age or 0
     return (
         person_ref,
         year,
@@ -145,10 +149,15 @@ def fact_values(
         citizenship,
         region,
         exploitation or "",
+        additional_forms,
         industry,
         gender or "",
         age,
-        _AGE_BAND[age] if 0 <= age < len(_AGE_BAND) else AgeBand.of(age).value,
+        _UNKNOWN_AGE_BAND
+        if age is None
+        else _AGE_BAND[age]
+        if 0 <= age < len(_AGE_BAND)
+        else AgeBand.of(age).value,
         bool(legal_residence),
         is_eu_citizen(citizenship, year),
         status,

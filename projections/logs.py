@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from domain.codes import OutreachMeasure
 from domain.events import LOG_EVENT_TYPES
+from domain.local_dates import local_date
 from projections.bitemporal import (
     AsOf,
     Payload,
@@ -64,7 +65,7 @@ _new_tuple = tuple.__new__
 
 
 def _rows(event_id: str, kind: str, occurred: str, payload: Payload) -> list[LogRow]:
-    on = occurred[:10]
+    on = local_date(occurred)
     year = int(on[:4])
     if kind == "HotlineCallReceived":
         return [HotlineRow(event_id, on, year, payload["caller"], payload["reason"])]

@@ -18,6 +18,8 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from domain.case import Case, Log, _Stream
+from domain.events import SCHEMA_VERSION
+from domain.versions import upcast
 
 Record = dict[str, Any]
 
@@ -92,12 +94,13 @@ def projected_as(event_class: type) -> str | None:
 
 
 def record_from_state(topic: str, state: dict[str, Any]) -> Record | None:
-    """A stored ``Recorded`` event's state as a record (the catch-up runner's decoder, which
-    skips eventsourcing's object mapping); None for ``Opened`` events."""
+    """A stored ``Recorded`` event's state as a record in the contract's current version
+    (the catch-up runner's decoder, which skips eventsourcing's object mapping); None for
+    ``Opened`` events."""
     kind = topic.rsplit(".", 1)[-1]
     if kind == "Opened":
         return None
-    return {
+    record = {
         "event_id": state["event_id"],
         "type": kind,
         "schema_version": state["schema_version"],
@@ -106,3 +109,5 @@ def record_from_state(topic: str, state: dict[str, Any]) -> Record | None:
         "source": state["source"],
         "payload": state["payload"],
     }
+    # Stored events keep the version they were recorded in; readers see the current one.
+    return record if record["schema_version"] == SCHEMA_VERSION else upcast(record)

@@ -9,6 +9,27 @@ Coded dimensions list every code of their list, with 0 when absent, so the set o
 nothing about the data; citizenship lists only the countries present (the privacy layer
 handles the full list). Rows follow code-list order.
 
+Years and dates are Danish local dates (Europe/Copenhagen, ``domain.local_dates``): an
+assessment, a call or a contact at ``2020-01-01T00:30:00+01:00`` is of 2020, and the cut-off
+date ends at midnight in Denmark. ``victims_by_year`` runs from the first year with an
+assessed victim in the store to the reporting year, never beyond it, with 0 for a year
+without one.
+
+Forms of exploitation: ``by_exploitation`` counts each person once, by the primary form
+(``undetermined`` while it is not determined); ``by_exploitation_group`` by the groups the
+annual report publishes; ``by_any_form`` counts the persons with each form, primary or
+additional, so its rows add up to more than the victims when a person has several.
+
+Returns have two definitions, each named in the table's ``definition`` column:
+``status_at_cutoff`` (``returns``; also ``status_at_cutoff``): the year's victims by their
+status as known at the cut-off, so a victim of the year who returned in January of the next
+year counts; ``returned_in_year`` (``prepared_returns_in_year_all_cohorts``): prepared
+returns whose status date lies in the reporting year, of victims of any year.
+
+The breakdowns reported to Eurostat (crim_thb), GRETA and UNODC (GLOTIP), under stable
+names: ``by_gender_age_group`` (sex by child or adult), ``by_exploitation_gender`` (sex by
+form) and ``by_citizenship_group`` (Danish, other EU, non-EU citizens).
+
 Analyst-only tables (exact report, never released as such): ``age_summary``,
 ``contacts_summary``, ``returns``, ``prepared_returns_in_year_all_cohorts``,
 ``top_citizenships``.
@@ -27,12 +48,15 @@ import pandas as pd
 from domain.codes import (
     Accommodation,
     AgeBand,
+    AgeGroup,
     Authority,
     CallerType,
     CallReason,
     Channel,
     ChannelGroup,
+    CitizenshipGroup,
     ExploitationForm,
+    ExploitationGroup,
     Gender,
     Industry,
     OutreachMeasure,
@@ -57,9 +81,15 @@ RETURN_GROUPS: Mapping[str, tuple[str, ...]] = {
     SupportStatus.STAYED_IN_DENMARK.value: (SupportStatus.STAYED_IN_DENMARK.value,),
     DECLINED_OR_LEFT: (SupportStatus.DECLINED.value, SupportStatus.LEFT.value),
 }
+STATUS_AT_CUTOFF = "status_at_cutoff"
+"""A return counted by the victim's status at the cut-off (victims of the reporting year)."""
+RETURNED_IN_YEAR = "returned_in_year"
+"""A return counted by the date of the return itself, in the reporting year (any cohort)."""
 TOP_CITIZENSHIPS = 3
 _PER_SESSION_PERIODS = (Period.SESSION.value, Period.WEEK.value)
 _CHANNEL_GROUPS: Mapping[str, str] = {c.value: c.group.value for c in Channel}
+_EXPLOITATION_GROUPS: Mapping[str, str] = {f.value: f.group.value for f in ExploitationForm}
+_DENMARK = "DK"
 
 # ----------------------------------------------------------------------------------------------
 # Frames from rows (the in-memory path; the runner builds the same columns from its tables).
@@ -69,7 +99,7 @@ def facts_frame(rows: Iterable[FactRow]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(
         [attrgetter(*FACT_COLUMNS)(r) for r in rows], columns=list(FACT_COLUMNS)
     )
-    return frame.astype({"year": "int64", "age": "int64", "days_in_denmark": "Int64"})
+    return frame.astype({"year": "int64", "age": "Int64", "days_in_denmark": "Int64"})
 
 
 def hotline_frame(rows: Iterable[HotlineRow]) -> pd.DataFrame:
@@ -202,6 +232,7 @@ def _returns(victims: pd.DataFrame) -> pd.DataFrame:
         days = g["days_in_denmark"].dropna()
         row: dict[str, Any] = {
             "status": group,
+            "definition": STATUS_AT_CUTOFF,
             "count": len(g),
             "female": int((g["gender"] == Gender.FEMALE.value).sum()),
             "days_min": _int_or_none(days.min()) if len(days) else None,
@@ -213,6 +244,42 @@ def _returns(victims: pd.DataFrame) -> pd.DataFrame:
         row["accommodation_unknown"] = int(g["accommodation"].isna().sum())
         rows.append(row)
     return pd.DataFrame(rows).astype({"days_min": "Int64", "days_max": "Int64"})
+
+
+def _victims_by_year(facts: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Victims per year from the first year with one to ``year``, never beyond (a later
+    year is not over at the cut-off), 0 for a year without one."""
+    counts = facts.groupby("year").size()
+    first = min(int(counts.index.min()), year) if len(counts) else year
+    years = np.arange(first, year + 1, dtype="int64")
+    return pd.DataFrame(
+        {"year": years, "count": np.array([int(counts.get(y, 0)) for y in years], "int64")}
+    )
+
+
+def _any_form(victims: pd.DataFrame) -> pd.DataFrame:
+    """Persons with each form of exploitation, as the primary form or an additional one."""
+    additional = victims["additional_forms"].dropna() if "additional_forms" in victims else ()
+    forms = [*victims["exploitation"], *(f for joined in additional for f in joined.split(","))]
+    return _count(pd.Series(forms, dtype="object"), ExploitationForm.codes(), "exploitation")
+
+
+def _age_groups(ages: pd.Series) -> list[str]:
+    return [AgeGroup.of(None if pd.isna(a) else int(a)).value for a in ages]
+
+
+def _citizenship_groups(victims: pd.DataFrame) -> pd.Series:
+    """Danish, other EU (a member state in the reporting year) or non-EU citizens."""
+    groups = np.where(
+        victims["citizenship"] == _DENMARK,
+        CitizenshipGroup.DANISH.value,
+        np.where(
+            victims["eu_citizen"].astype(bool),
+            CitizenshipGroup.OTHER_EU.value,
+            CitizenshipGroup.NON_EU.value,
+        ),
+    )
+    return pd.Series(groups, index=victims.index, dtype="object")
 
 
 def _top_citizenships(victims: pd.DataFrame) -> pd.DataFrame:
@@ -237,14 +304,13 @@ def report_tables(
     ``FACT_COLUMNS``), the log rows (``HOTLINE_COLUMNS``, ``OUTREACH_COLUMNS``) and the
     contacts per person and year (``CONTACT_COLUMNS``). Without ``contacts`` the
     ``contacts_summary`` table has nulls: contacts of non-victims are not in the facts."""
+    # The read model hands an unknown age over as a null of any column type.
+    facts = facts.assign(age=pd.to_numeric(facts["age"]).astype("Int64"))
     victims = facts[facts["year"] == year]
     labour = victims[victims["exploitation"] == ExploitationForm.FORCED_LABOUR.value]
     tables: dict[str, pd.DataFrame] = {}
 
-    by_year = facts.groupby("year").size()
-    tables["victims_by_year"] = pd.DataFrame(
-        {"year": by_year.index.astype("int64"), "count": by_year.to_numpy(dtype="int64")}
-    )
+    tables["victims_by_year"] = _victims_by_year(facts, year)
     tables["by_authority"] = _count(victims["authority"], Authority.codes(), "authority")
     channel = _count(victims["channel"], Channel.codes(), "channel")
     group_order = {g: i for i, g in enumerate(ChannelGroup.codes())}
@@ -270,6 +336,12 @@ def report_tables(
     tables["by_exploitation"] = _count(
         victims["exploitation"], ExploitationForm.codes(), "exploitation"
     )
+    tables["by_exploitation_group"] = _count(
+        victims["exploitation"].map(lambda f: _EXPLOITATION_GROUPS.get(f, f)),
+        ExploitationGroup.codes(),
+        "exploitation_group",
+    )
+    tables["by_any_form"] = _any_form(victims)
     tables["labour_by_industry"] = _count(labour["industry"], Industry.codes(), "industry")
     tables["labour_by_industry_gender"] = _cross(
         labour, [("industry", Industry.codes()), ("gender", Gender.codes())]
@@ -280,6 +352,13 @@ def report_tables(
         victims, [("exploitation", ExploitationForm.codes()), ("gender", Gender.codes())]
     )
     tables["by_age_band"] = _count(victims["age_band"], AgeBand.codes(), "age_band")
+    tables["by_gender_age_group"] = _cross(
+        victims.assign(age_group=_age_groups(victims["age"])),
+        [("gender", Gender.codes()), ("age_group", AgeGroup.codes())],
+    )
+    tables["by_citizenship_group"] = _count(
+        _citizenship_groups(victims), CitizenshipGroup.codes(), "citizenship_group"
+    )
     tables["status_at_cutoff"] = _count(victims["status"], SupportStatus.codes(), "status")
 
     calls = hotline[hotline["year"] == year]
@@ -298,7 +377,8 @@ def report_tables(
             "min": [_int_or_none(ages.min()) if len(ages) else None],
             "max": [_int_or_none(ages.max()) if len(ages) else None],
             "mean": [float(ages.mean()) if len(ages) else None],
-            "minors": [int((ages < 18).sum())],
+            "minors": [int((ages < 18).fillna(False).sum())],
+            "age_unknown": [int(ages.isna().sum())],
         }
     ).astype({"min": "Int64", "max": "Int64", "mean": "Float64"})
     if contacts is None:
@@ -317,8 +397,12 @@ def report_tables(
         & _in_year(facts["status_on"], year)
     ]
     tables["prepared_returns_in_year_all_cohorts"] = pd.DataFrame(
-        {"count": [len(prepared)], "assessed_before_year": [int((prepared["year"] < year).sum())]}
-    ).astype("int64")
+        {
+            "definition": [RETURNED_IN_YEAR],
+            "count": [len(prepared)],
+            "assessed_before_year": [int((prepared["year"] < year).sum())],
+        }
+    ).astype({"count": "int64", "assessed_before_year": "int64"})
     tables["top_citizenships"] = _top_citizenships(victims)
     return tables
 

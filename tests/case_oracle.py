@@ -17,12 +17,14 @@ The rules, as the issue tracker and the annual report state them:
   event it names, and the last one for an event decides. A correction that names no known
   event of its target type is flagged and does nothing.
 - The events that remain are taken in the order they happened (then recorded, then id).
-- Contacts are counted per calendar year (UTC); the first contact gives the channel and the
-  place. The assessment that counts is the latest positive one, else the latest one; the
-  person is assessed as a victim if any is positive. The support status is the latest status
-  change, else ``offered`` from the first offer, else ``none``. Accommodation is the latest
-  change, the departure the latest one. Days in Denmark run from the assessment to the
-  departure, else to a status that ends the stay.
+- Days and years are those of Denmark (Europe/Copenhagen).
+- Contacts are counted per calendar year; the first contact gives the channel and the
+  place. A reassessment or an appeal sets aside every assessment before it; of the
+  assessments that stand, the one that counts is the latest positive one, else the latest
+  one; the person is assessed as a victim if any of them is positive. The support status is
+  the latest status change, else ``offered`` from the first offer, else ``none``.
+  Accommodation is the latest change, the departure the latest one. Days in Denmark run from
+  the assessment to the departure, else to a status that ends the stay.
 - Versions: the fact and contact rows as known at each distinct recording time, equal
   consecutive versions collapsed, leading empty ones left out.
 """
@@ -33,11 +35,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from domain.codes import AgeBand, CaseFlag, Channel, Outcome, SupportStatus
+from domain.codes import AgeBand, CaseFlag, Channel, ExploitationForm, Outcome, SupportStatus
 from domain.countries import COUNTRIES, is_eu_member
 from domain.events import CASE_EVENT_TYPES
 
+DENMARK = ZoneInfo("Europe/Copenhagen")
 Rec = Mapping[str, Any]
 Key = tuple[datetime, datetime, str]
 
@@ -79,7 +83,7 @@ class _Known:
 
     @property
     def day(self) -> date:
-        return self.occurred.date()
+        return self.occurred.astimezone(DENMARK).date()
 
 
 def _distinct(records: Iterable[Rec]) -> tuple[list[_Known], list[_Known]]:
@@ -128,7 +132,11 @@ def _state(
 
     contacts = of("ContactRegistered")
     assessments = of("AssessmentDecided")
-    positives = [(e, p) for e, p in assessments if p["outcome"] == Outcome.VICTIM.value]
+    decisions = [
+        i for i, (_, p) in enumerate(assessments) if p.get("kind") in ("reassessment", "appeal")
+    ]
+    standing = assessments[max(decisions) :] if decisions else assessments
+    positives = [(e, p) for e, p in standing if p["outcome"] == Outcome.VICTIM.value]
     statuses = of("SupportStatusChanged")
     offers = of("SupportOffered")
     accommodations = of("AccommodationChanged")
@@ -141,7 +149,7 @@ def _state(
         return max(pairs, key=lambda pair: pair[0].happened) if pairs else None
 
     first_contact = first(contacts)
-    counting = last(positives) or last(assessments)
+    counting = last(positives) or last(standing)
     a: Mapping[str, Any] = counting[1] if counting else {}
     assessed_on = counting[0].day if counting else None
     if statuses:
@@ -168,7 +176,7 @@ def _state(
         e.day > departed_on for e, _ in remaining if e.type != "DepartedDenmark"
     ):
         flags.append(CaseFlag.EVENTS_AFTER_DEPARTURE.value)
-    if positives and len(positives) < len(assessments):
+    if positives and len(positives) < len(standing):
         flags.append(CaseFlag.CONFLICTING_ASSESSMENTS.value)
     if not contacts:
         flags.append(CaseFlag.NO_CONTACT.value)
@@ -194,11 +202,12 @@ def _state(
         else Channel.UNKNOWN.value,
         "first_contact_place": first_contact[1].get("place") if first_contact else None,
         "first_contact_on": first_contact[0].day.isoformat() if first_contact else None,
-        "contacts_by_year": tuple(sorted(Counter(e.occurred.year for e, _ in contacts).items())),
+        "contacts_by_year": tuple(sorted(Counter(e.day.year for e, _ in contacts).items())),
         "assessed": bool(positives),
         "authority": a.get("authority"),
         "outcome": a.get("outcome"),
         "exploitation": a.get("exploitation"),
+        "additional_forms": _forms(a.get("additional_forms")),
         "industry": a.get("industry"),
         "citizenship": citizenship,
         "region": None if citizenship is None else COUNTRIES[citizenship].region.value,
@@ -218,6 +227,13 @@ def _state(
     }
 
 
+def _forms(forms: Iterable[str] | None) -> str | None:
+    """Further forms in code-list order, joined by commas."""
+    if not forms:
+        return None
+    return ",".join(f.value for f in ExploitationForm if f.value in set(forms))
+
+
 def case_state(
     person_ref: str, records: Iterable[Rec], as_of: datetime | None = None
 ) -> dict[str, Any]:
@@ -232,7 +248,7 @@ def fact_row(state: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     year = int(state["assessed_on"][:4])
     citizenship = state["citizenship"] or ""
-    age = state["age"] or 0
+    age = state["age"]
     channel = state["first_contact_channel"]
     return {
         "person_ref": state["person_ref"],
@@ -245,6 +261,7 @@ def fact_row(state: Mapping[str, Any]) -> dict[str, Any] | None:
         "citizenship": citizenship,
         "region": state["region"] or "",
         "exploitation": state["exploitation"] or "",
+        "additional_forms": state["additional_forms"],
         "industry": state["industry"],
         "gender": state["gender"] or "",
         "age": age,

@@ -39,7 +39,10 @@ def message_key(record: dict[str, Any]) -> str:
 def encode_message(event: Event) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) of the Kafka message for a validated event."""
     record = to_record(event)
-    headers = [("type", record["type"].encode()), ("schema_version", b"1")]
+    headers = [
+        ("type", record["type"].encode()),
+        ("schema_version", str(record["schema_version"]).encode()),
+    ]
     return (
         message_key(record).encode("utf8"),
         _ENCODER.encode(record).encode("utf8"),

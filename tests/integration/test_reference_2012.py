@@ -35,7 +35,9 @@ REFERENCE_PATH = Path(__file__).parents[1] / "data" / "cmm-2012.json"
 REFERENCE: dict[str, Any] = json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))
 YEAR: int = REFERENCE["reporting_year"]
 AS_OF: str = REFERENCE["status_cutoff"]
-RUNS = [(1, 1), (2012, 1), (424242, 1), (7, 2)]  # (seed, scale)
+# (seed, scale, contract version): the simulator writes the current version; a version-1
+# stream is the same events as a version-1 producer sends them, and must read the same.
+RUNS = [(1, 1, 2), (1, 1, 1), (2012, 1, 2), (424242, 1, 2), (7, 2, 2), (7, 2, 1)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -73,8 +75,11 @@ class Run:
 
 
 @cache
-def run(seed: int, scale: int) -> Run:
+def run(seed: int, scale: int, version: int = 2) -> Run:
     records = list(simulate("cmm-2012", seed=seed, scale=scale))
+    assert {r["schema_version"] for r in records} == {2}
+    if version == 1:
+        records = [{**r, "schema_version": 1} for r in records]
     tables = build_report(records, year=YEAR, as_of=AS_OF)
     by_person: dict[str, list[dict[str, Any]]] = {}
     for r in records:
@@ -88,10 +93,10 @@ def run(seed: int, scale: int) -> Run:
     return Run(seed, scale, records, tables, facts)
 
 
-@pytest.fixture(scope="module", params=RUNS, ids=[f"seed{s}-x{k}" for s, k in RUNS])
+@pytest.fixture(scope="module", params=RUNS, ids=[f"seed{s}-x{k}-v{v}" for s, k, v in RUNS])
 def report(request: pytest.FixtureRequest) -> Run:
-    seed, scale = request.param
-    return run(seed, scale)
+    seed, scale, version = request.param
+    return run(seed, scale, version)
 
 
 # ----------------------------------------------------------------------------------------------

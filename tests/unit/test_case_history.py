@@ -20,7 +20,7 @@ from domain.codes import CaseFlag
 from domain.events import to_record, validate_event
 from projections.bitemporal import as_of_bound, normalise_timestamp
 from projections.case_fold import CaseState, fold_case
-from projections.case_fold_fast import case_versions, fact_versions
+from projections.case_fold_fast import case_projection, case_versions, fact_versions
 from projections.case_rows import FACT_COLUMNS, FactRow, is_eu_citizen
 
 PERSON = "P-0000abcd"
@@ -41,11 +41,12 @@ def record(
     recorded: str | None = None,
     person: str | None = PERSON,
     source: str = "cmm",
+    version: int = 1,
 ) -> Rec:
     data: dict[str, Any] = {
         "event_id": str(uuid.UUID(int=next(_ids))),
         "type": kind,
-        "schema_version": 1,
+        "schema_version": version,
         "occurred_at": ts(occurred),
         "recorded_at": ts(recorded or occurred),
         "source": source,
@@ -70,11 +71,14 @@ def assessment(
     industry: str | None = None,
     citizenship: str = "NG",
     gender: str = "female",
-    age: int = 30,
+    age: int | None = 30,
     authority: str = "immigration_service",
     legal_residence: bool = False,
+    v2: dict[str, Any] | None = None,
     **kw: Any,
 ) -> Rec:
+    """An assessment; ``v2`` holds fields of contract version 2, and makes it a version-2
+    event (so does an unknown age)."""
     payload: dict[str, Any] = {
         "authority": authority,
         "outcome": outcome,
@@ -87,6 +91,9 @@ def assessment(
         payload["exploitation"] = exploitation
     if industry is not None:
         payload["industry"] = industry
+    if v2 is not None or age is None:
+        payload.update(v2 or {})
+        kw["version"] = 2
     return record("AssessmentDecided", payload, on, **kw)
 
 
@@ -164,6 +171,7 @@ def test_a_complete_history_folds_into_the_victim_fact() -> None:
         "citizenship",
         "region",
         "exploitation",
+        "additional_forms",
         "industry",
         "gender",
         "age",
@@ -434,7 +442,33 @@ def test_timestamps_with_fractions_compare_in_time_order() -> None:
 
     assert fold_case(PERSON, [late], "2012-03-01T10:00:00Z").contacts == 0
     assert fold_case(PERSON, [late], "2012-03-01T10:00:00.5Z").contacts == 1
-    assert as_of_bound("2013-01-31") == "2013-01-31T23:59:59.999999Z"
+
+
+def test_a_cut_off_date_ends_at_midnight_in_denmark() -> None:
+    # Winter (CET, UTC+1) and summer (CEST, UTC+2): the Danish day ends earlier in UTC.
+    assert as_of_bound("2013-01-31") == "2013-01-31T22:59:59.999999Z"
+    assert as_of_bound("2013-07-31") == "2013-07-31T21:59:59.999999Z"
+    late_on_the_31st = contact("2013-01-31T10:00:00Z", recorded="2013-01-31T22:30:00Z")
+    early_on_the_1st = contact("2013-01-31T11:00:00Z", recorded="2013-01-31T23:30:00Z")
+    both = [late_on_the_31st, early_on_the_1st]
+    assert fold_case(PERSON, both, "2013-01-31").contacts == 1
+    assert fold_case(PERSON, both, "2013-02-01").contacts == 2
+
+
+def test_days_and_years_are_danish_local_dates() -> None:
+    # 2020-01-01T00:30:00+01:00 is 2019-12-31T23:30:00Z: a day and a year of 2020 in Denmark.
+    new_year = "2020-01-01T00:30:00+01:00"
+    records = [
+        contact(new_year),
+        assessment(new_year),
+    ]
+    state = fold_case(PERSON, records)
+    assert state.first_contact_on == "2020-01-01"
+    assert state.contacts_by_year == ((2020, 1),)
+    assert state.assessed_on == "2020-01-01"
+    fact = state.fact()
+    assert fact is not None and fact.year == 2020
+    assert case_projection(PERSON, records)[1] == state
 
 
 @pytest.mark.parametrize(
@@ -461,3 +495,55 @@ def test_case_state_is_frozen() -> None:
     with pytest.raises(AttributeError):
         state.contacts = 3  # type: ignore[misc]
     assert isinstance(state, CaseState)
+
+
+def _both_folds(records: list[Rec]) -> CaseState:
+    """The definition's state, after checking that the one-pass fold agrees with it."""
+    state = fold_case(PERSON, records)
+    assert case_projection(PERSON, records)[1] == state
+    return state
+
+
+def test_a_reassessment_supersedes_the_earlier_assessment_without_a_flag() -> None:
+    refused = assessment("2019-05-01", outcome="not_victim", exploitation=None)
+    first = [contact("2019-04-01"), refused]
+    plain_second = [*first, assessment("2020-02-01")]
+    reassessed = [*first, assessment("2020-02-01", v2={"kind": "reassessment"})]
+    appealed = [*first, assessment("2020-02-01", v2={"kind": "appeal"})]
+
+    # Without a kind (as version 1 says it), the two outcomes conflict.
+    assert CaseFlag.CONFLICTING_ASSESSMENTS.value in _both_folds(plain_second).flags
+    for history in (reassessed, appealed):
+        state = _both_folds(history)
+        assert state.flags == ()
+        assert state.assessed and state.assessed_on == "2020-02-01"
+        fact = state.fact()
+        assert fact is not None and fact.year == 2020
+
+
+def test_a_negative_reassessment_ends_the_identification() -> None:
+    history = [
+        contact("2019-04-01"),
+        assessment("2019-05-01"),
+        assessment("2019-09-01", outcome="not_victim", exploitation=None, v2={"kind": "appeal"}),
+    ]
+    state = _both_folds(history)
+    assert not state.assessed and state.fact() is None and state.flags == ()
+    # Before the appeal, the person was counted.
+    assert fold_case(PERSON, history, "2019-08-01").assessed
+
+
+def test_an_unknown_age_is_in_the_unknown_band_and_forms_are_kept() -> None:
+    history = [
+        contact("2020-03-01"),
+        assessment(
+            "2020-03-02",
+            gender="unknown",
+            age=None,
+            v2={"additional_forms": ["forced_criminality", "forced_labour"]},
+        ),
+    ]
+    fact = _both_folds(history).fact()
+    assert fact is not None
+    assert (fact.age, fact.age_band, fact.gender) == (None, "unknown", "unknown")
+    assert fact.additional_forms == "forced_labour,forced_criminality"  # code-list order

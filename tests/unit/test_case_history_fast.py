@@ -78,7 +78,7 @@ def _envelope(kind: str, payload: dict[str, Any], occurred: str, recorded: str) 
     return {
         "event_id": str(uuid.uuid4()),
         "type": kind,
-        "schema_version": 1,
+        "schema_version": 2,
         "occurred_at": occurred,
         "recorded_at": recorded,
         "source": "cmm",
@@ -105,13 +105,22 @@ def payloads(draw: st.DrawFn, kind: str) -> dict[str, Any]:
             "outcome": outcome,
             "citizenship": draw(st.sampled_from(("NG", "RO", "HR", "GB", "DK", "TH"))),
             "gender": draw(_codes(Gender.codes())),
-            "age": draw(st.sampled_from((0, 17, 18, 30, 45, 120))),
+            "age": draw(st.sampled_from((0, 17, 18, 30, 45, 120, None))),
             "legal_residence": draw(st.booleans()),
         }
         if outcome == "victim" or draw(st.booleans()):
             assessment["exploitation"] = draw(_codes(ExploitationForm.codes()))
             if assessment["exploitation"] == "forced_labour":
                 assessment["industry"] = draw(_codes(Industry.codes()))
+            if assessment["exploitation"] != "undetermined" and draw(st.integers(0, 3)) == 0:
+                others = [f for f in ExploitationForm.codes() if f != assessment["exploitation"]]
+                assessment["additional_forms"] = draw(
+                    st.lists(st.sampled_from(others[:-1]), min_size=1, max_size=2, unique=True)
+                )
+        # Version 2: a reassessment or an appeal now and then (absent: an initial one).
+        kind = draw(st.sampled_from((None, None, None, "initial", "reassessment", "appeal")))
+        if kind is not None:
+            assessment["kind"] = kind
         return assessment
     if kind == "SupportOffered":
         return {"reflection_days": 30}

@@ -160,8 +160,8 @@ def test_every_event_type_is_accepted_and_stored_as_plain_json(event: dict[str, 
         ),
         (envelope("Rumour", {}), r"type: missing or unknown event type"),
         (
-            {**envelope("SupportOffered", {}), "schema_version": 2},
-            r"schema_version: Input should be 1",
+            {**envelope("SupportOffered", {}), "schema_version": 3},
+            r"schema_version: Input should be 1 or 2",
         ),
     ],
 )
@@ -442,3 +442,120 @@ def test_an_event_cannot_happen_after_it_was_recorded() -> None:
     )
     with pytest.raises(InvalidEvent, match=r"recorded_at is before occurred_at"):
         parse_event(json.dumps(event))
+
+
+# ----------------------------------------------------------------------------------------------
+# Contract version 2
+
+V2_SEXUAL = {
+    **{k: v for k, v in ASSESSMENT.items() if k != "industry"},
+    "exploitation": "sexual_exploitation",
+}
+
+
+def v2(payload: dict[str, Any]) -> dict[str, Any]:
+    return envelope("AssessmentDecided", payload, schema_version=2)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {**V2_SEXUAL, "exploitation": "undetermined"},
+        {**V2_SEXUAL, "gender": "unknown"},
+        {**V2_SEXUAL, "age": None},
+        {k: v for k, v in V2_SEXUAL.items() if k != "age"},
+        {**V2_SEXUAL, "additional_forms": ["forced_labour", "forced_criminality"]},
+        {**V2_SEXUAL, "kind": "reassessment"},
+        {**V2_SEXUAL, "kind": "appeal", "outcome": "not_victim"},
+        ASSESSMENT,  # everything version 1 said, version 2 says
+    ],
+)
+def test_version_2_records_what_version_1_could_not(payload: dict[str, Any]) -> None:
+    event = parse_event(json.dumps(v2(payload)), ANY_TIME)
+    assert event.schema_version == 2
+    record = to_record(event)
+    assert parse_event(json.dumps(record), ANY_TIME) == event
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({**V2_SEXUAL, "exploitation": "undetermined"}, "exploitation 'undetermined' needs"),
+        ({**V2_SEXUAL, "gender": "unknown"}, "gender 'unknown' needs schema_version 2"),
+        ({**V2_SEXUAL, "age": None}, "a null or absent age needs schema_version 2"),
+        ({**V2_SEXUAL, "kind": "appeal"}, "kind needs schema_version 2"),
+        ({**V2_SEXUAL, "additional_forms": ["forced_labour"]}, "additional_forms needs"),
+    ],
+)
+def test_version_1_keeps_its_meaning(payload: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_event(json.dumps(envelope("AssessmentDecided", payload)), ANY_TIME)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (
+            {**V2_SEXUAL, "exploitation": "undetermined", "industry": "cleaning"},
+            "industry is only allowed when exploitation is 'forced_labour'",
+        ),
+        (
+            {**V2_SEXUAL, "additional_forms": ["sexual_exploitation"]},
+            "additional_forms must not repeat the primary exploitation",
+        ),
+        (
+            {**V2_SEXUAL, "additional_forms": ["undetermined"]},
+            "additional_forms must not list 'undetermined'",
+        ),
+        (
+            {**V2_SEXUAL, "additional_forms": ["forced_labour", "forced_labour"]},
+            "additional_forms lists a form more than once",
+        ),
+        (
+            {**V2_SEXUAL, "exploitation": "undetermined", "additional_forms": ["forced_labour"]},
+            "additional_forms is only allowed when exploitation is a determined form",
+        ),
+        ({**V2_SEXUAL, "additional_forms": []}, r"payload\.additional_forms"),
+        ({**V2_SEXUAL, "kind": "second_opinion"}, r"payload\.kind"),
+        ({**V2_SEXUAL, "gender": "unspecified"}, r"payload\.gender"),
+    ],
+)
+def test_version_2_rules(payload: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_event(json.dumps(v2(payload)), ANY_TIME)
+
+
+def test_unknown_gender_and_other_are_told_apart_in_both_languages() -> None:
+    from domain.codes import Gender
+
+    assert Gender.UNKNOWN != Gender.OTHER
+    assert "unknown" in Gender.UNKNOWN.label_en.lower()
+    assert "ukendt" in Gender.UNKNOWN.label_da.lower()
+    assert "unknown" not in Gender.OTHER.label_en.lower()
+
+
+def test_age_bands_tell_minors_apart_and_ctdc_bands_derive_from_age() -> None:
+    from domain.codes import AgeBand, AgeGroup, CtdcAgeBroad
+
+    assert [AgeBand.of(a).value for a in (0, 14, 15, 17, 18, None)] == [
+        "0-14",
+        "0-14",
+        "15-17",
+        "15-17",
+        "18-24",
+        "unknown",
+    ]
+    assert [CtdcAgeBroad.of(a).value for a in (8, 9, 17, 18, 20, 21, 29, 30, 47, 48, None)] == [
+        "0--8",
+        "9--17",
+        "9--17",
+        "18--20",
+        "18--20",
+        "21--23",
+        "27--29",
+        "30--38",
+        "39--47",
+        "48+",
+        "unknown",
+    ]
+    assert [AgeGroup.of(a).value for a in (17, 18, None)] == ["child", "adult", "unknown"]

@@ -22,7 +22,7 @@ from domain.codes import (
     SupportStatus,
 )
 from domain.countries import Region
-from projections.case_rows import FACT_COLUMNS
+from projections.case_rows import FACT_COLUMNS, FactRow
 from projections.report import (
     ASSESSED_VICTIMS,
     build_report,
@@ -221,9 +221,11 @@ def test_counts_add_up(tables: dict[str, pd.DataFrame]) -> None:
 
 
 def test_victim_tables(tables: dict[str, pd.DataFrame]) -> None:
+    # From the first year in the store to the report year, never beyond (the 2013 victim is
+    # in the store, but 2013 is not over at the cut-off).
     assert tables["victims_by_year"].to_dict("list") == {
-        "year": [2010, 2011, 2012, 2013],
-        "count": [1, 1, 3, 1],
+        "year": [2010, 2011, 2012],
+        "count": [1, 1, 3],
     }
     assert _as_dict(tables["by_authority"], "authority") == {"immigration_service": 2, "cmm": 1}
     assert tables["by_citizenship"].to_dict("records") == [
@@ -236,7 +238,12 @@ def test_victim_tables(tables: dict[str, pd.DataFrame]) -> None:
     by_industry_gender = tables["labour_by_industry_gender"].set_index(["industry", "gender"])
     assert by_industry_gender.loc[("restaurants", "male"), "count"] == 1
     assert by_industry_gender.loc[("cleaning", "female"), "count"] == 1
-    assert _as_dict(tables["by_gender"], "gender") == {"female": 2, "male": 1, "other": 0}
+    assert _as_dict(tables["by_gender"], "gender") == {
+        "female": 2,
+        "male": 1,
+        "other": 0,
+        "unknown": 0,
+    }
     assert _as_dict(tables["by_age_band"], "age_band")["60+"] == 1
     status = _as_dict(tables["status_at_cutoff"], "status")
     assert (status["prepared_return_iom"], status["stayed_in_denmark"]) == (1, 1)
@@ -306,6 +313,7 @@ def test_analyst_tables(tables: dict[str, pd.DataFrame]) -> None:
         "max": 61,
         "mean": pytest.approx(42.0),
         "minors": 0,
+        "age_unknown": 0,
     }
     # A, B (2 contacts), C, E and G (its contact was recorded in time) were contacted in 2012;
     # F's contact on 2012-12-20 too.
@@ -326,6 +334,7 @@ def test_analyst_tables(tables: dict[str, pd.DataFrame]) -> None:
     assert pd.isna(returns.loc["stayed_in_denmark", "days_min"])
     assert returns.loc["declined_or_left", "count"] == 0
     assert tables["prepared_returns_in_year_all_cohorts"].iloc[0].to_dict() == {
+        "definition": "returned_in_year",
         "count": 2,
         "assessed_before_year": 1,
     }
@@ -350,9 +359,14 @@ def test_a_correction_after_the_cutoff_changes_only_later_reports(
     assert report_to_json(at_cutoff) == report_to_json(original)
     assert _as_dict(later["labour_by_industry"], "industry")["construction"] == 1
     assert _as_dict(later["labour_by_industry"], "industry")["cleaning"] == 0
-    assert _as_dict(later["by_gender"], "gender") == {"female": 2, "male": 2, "other": 0}  # + G
+    assert _as_dict(later["by_gender"], "gender") == {
+        "female": 2,
+        "male": 2,
+        "other": 0,
+        "unknown": 0,
+    }  # + G
     # G's assessment (recorded 2013-02-10) is known by then, too.
-    assert later["victims_by_year"]["count"].tolist() == [1, 1, 4, 1]
+    assert later["victims_by_year"]["count"].tolist() == [1, 1, 4]
 
 
 def test_a_retracted_log_event_is_not_counted(stream: dict[str, list[Rec]]) -> None:
@@ -380,7 +394,7 @@ def test_an_empty_year_still_lists_every_category() -> None:
     assert empty["by_gender"]["count"].sum() == 0
     assert len(empty["labour_by_industry_gender"]) == len(Industry) * len(Gender)
     assert empty["by_citizenship"].empty and empty["top_citizenships"].empty
-    assert empty["victims_by_year"].empty
+    assert empty["victims_by_year"].to_dict("list") == {"year": [YEAR], "count": [0]}
     assert pd.isna(empty["age_summary"].loc[0, "mean"])
     assert empty["outreach_activity"]["value"].isna().sum() == len(Place) * len(OutreachMeasure)
     json.dumps(report_to_json(empty), allow_nan=False)
@@ -391,3 +405,92 @@ def test_without_contacts_the_contacts_summary_is_null(tables: dict[str, pd.Data
     result = report_tables(facts, hotline_frame([]), outreach_frame([]), YEAR)
     assert result["contacts_summary"].isna().all(axis=None)
     assert list(facts.columns) == list(FACT_COLUMNS)
+
+
+def _victim_fact(person_ref: str, **fields: Any) -> FactRow:
+    values: dict[str, Any] = {
+        "person_ref": person_ref,
+        "year": YEAR,
+        "assessed_on": f"{YEAR}-03-01",
+        "authority": "cmm",
+        "channel": "police",
+        "channel_group": "police",
+        "place": None,
+        "citizenship": "RO",
+        "region": "europe",
+        "exploitation": "sexual_exploitation",
+        "additional_forms": None,
+        "industry": None,
+        "gender": "female",
+        "age": 30,
+        "age_band": "30-39",
+        "legal_residence": True,
+        "eu_citizen": True,
+        "status": "none",
+        "status_on": None,
+        "return_support": None,
+        "accommodation": None,
+        "departed_on": None,
+        "days_in_denmark": None,
+    }
+    values.update(fields)
+    return FactRow(**values)
+
+
+def test_later_years_tables_forms_groups_and_eurostat_breakdowns() -> None:
+    facts = facts_frame(
+        [
+            _victim_fact("P-00000001", additional_forms="forced_labour,forced_criminality"),
+            _victim_fact(
+                "P-00000002",
+                exploitation="forced_criminality",
+                citizenship="DK",
+                gender="male",
+                age=16,
+                age_band="15-17",
+            ),
+            _victim_fact(
+                "P-00000003",
+                exploitation="forced_labour",
+                industry="cleaning",
+                citizenship="NG",
+                region="africa",
+                eu_citizen=False,
+                gender="unknown",
+            ),
+            _victim_fact("P-00000004", exploitation="undetermined", age=None, age_band="unknown"),
+            _victim_fact("P-00000005", year=YEAR - 3, assessed_on=f"{YEAR - 3}-05-01"),
+            _victim_fact("P-00000006", year=YEAR + 1, assessed_on=f"{YEAR + 1}-01-05"),
+        ]
+    )
+    tables = report_tables(facts, hotline_frame([]), outreach_frame([]), YEAR)
+
+    assert _as_dict(tables["by_exploitation"], "exploitation")["undetermined"] == 1
+    assert _as_dict(tables["by_exploitation_group"], "exploitation_group") == {
+        "sexual_exploitation": 1,
+        "forced_labour_and_criminality": 2,
+        "other_forms": 0,
+        "undetermined": 1,
+    }
+    any_form = _as_dict(tables["by_any_form"], "exploitation")
+    assert (any_form["forced_labour"], any_form["forced_criminality"]) == (2, 2)
+    assert any_form["sexual_exploitation"] == 1 and any_form["undetermined"] == 1
+
+    # The series starts at the first year in the store and ends at the report year.
+    assert tables["victims_by_year"].to_dict("list") == {
+        "year": [YEAR - 3, YEAR - 2, YEAR - 1, YEAR],
+        "count": [1, 0, 0, 4],
+    }
+    by_sex_age = tables["by_gender_age_group"].set_index(["gender", "age_group"])["count"]
+    assert by_sex_age[("male", "child")] == 1
+    assert by_sex_age[("female", "adult")] == 1 and by_sex_age[("female", "unknown")] == 1
+    assert by_sex_age[("unknown", "adult")] == 1 and by_sex_age.sum() == 4
+    assert _as_dict(tables["by_citizenship_group"], "citizenship_group") == {
+        "danish": 1,
+        "other_eu": 2,
+        "non_eu": 1,
+    }
+    assert _as_dict(tables["by_age_band"], "age_band")["unknown"] == 1
+    summary = tables["age_summary"].iloc[0]
+    assert (summary["age_unknown"], summary["minors"], summary["min"]) == (1, 1, 16)
+    assert set(tables["returns"]["definition"]) == {"status_at_cutoff"}

@@ -133,7 +133,7 @@ def test_the_schema_states_strict_integers_where_json_schema_is_lax() -> None:
     """JSON Schema counts 30.0 as an integer; the contract does not, and says so."""
     schema = SCHEMAS["AssessmentDecided"]
     assert schema["properties"]["schema_version"] == {
-        "const": 1,
+        "enum": [1, 2],
         "title": "Schema Version",
         "type": "integer",
     }
@@ -199,7 +199,7 @@ def _mutations(event: dict[str, Any]) -> list[dict[str, Any]]:
         mutated.append({k: v for k, v in event.items() if k != key})
     mutated.append({**event, "name": "someone"})
     mutated.append({**event, "source": "neighbour"})
-    mutated.append({**event, "schema_version": 2})
+    mutated.append({**event, "schema_version": 3})
     mutated.append({**event, "event_id": "not-a-uuid"})
     mutated.append({**event, "payload": {**event["payload"], "extra": 1}})
     return mutated
