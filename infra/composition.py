@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
@@ -47,6 +47,26 @@ def open_store(settings: Settings) -> EventStore:
         assert settings.postgres_dsn is not None
         return PostgresEventStore(settings)
     return SQLiteEventStore(settings.sqlite_path)
+
+
+def store_absent(settings: Settings) -> Literal["not_a_folder", "empty"] | None:
+    """Why the configured store cannot be read, or None when it can be: a read command must
+    not make an empty store by opening it. On SQLite the data directory may be a file
+    (``not_a_folder``) or hold no database yet (``empty``); a PostgreSQL store is the
+    server's, and opening it creates nothing a reader would mistake for data."""
+    if settings.store == "postgres":
+        return None
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        return "not_a_folder"
+    if not settings.sqlite_path.is_file():
+        return "empty"
+    return None
+
+
+def store_notifies(settings: Settings) -> bool:
+    """Whether the store announces new events itself (PostgreSQL's LISTEN/NOTIFY), so that a
+    follower of the read model is woken by it instead of polling."""
+    return settings.store == "postgres"
 
 
 def ledger_application(settings: Settings, **extra: Any) -> LedgerApplication:

@@ -53,11 +53,14 @@ def end_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
-def default_workers() -> int:
+def default_workers(most: int | None = None) -> int:
     """Worker processes by default: one per core (the calling process mostly waits on the
-    database or on them), none on a single core."""
+    database or on them), at ``most`` if given, and none on a single core, where one worker
+    would only take turns with the calling process on the one core."""
     cores = os.cpu_count() or 1
-    return cores if cores > 1 else 0
+    if cores < 2:
+        return 0
+    return cores if most is None else min(cores, most)
 
 
 def _start_worker(
@@ -68,26 +71,37 @@ def _start_worker(
         initializer(*args)
 
 
+def fork_executor(
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> ProcessPoolExecutor:
+    """An executor of ``workers`` forked processes, each of which calls
+    :func:`end_with_parent` first, then ``initializer(*initargs)`` (which come through fork,
+    unpickled). The caller shuts it down; :func:`fork_pool` does so for a pool with a
+    scope."""
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(os.getpid(), initializer, initargs),
+    )
+
+
 @contextlib.contextmanager
 def fork_pool(
     workers: int,
     initializer: Callable[..., None] | None = None,
     initargs: tuple[Any, ...] = (),
 ) -> Iterator[ProcessPoolExecutor | None]:
-    """A pool of ``workers`` forked processes (None for ``workers <= 0``: run the work in
-    this process). Each worker calls :func:`end_with_parent` first, then
-    ``initializer(*initargs)`` (which come through fork, unpickled). On leaving, normally or
-    by an exception (SIGTERM, Ctrl-C, a failed task), tasks not started are cancelled and
-    those under way are waited for, so each commits whole or not at all."""
+    """A pool of ``workers`` forked processes (:func:`fork_executor`), or None for
+    ``workers <= 0``: run the work in this process. On leaving, normally or by an exception
+    (SIGTERM, Ctrl-C, a failed task), tasks not started are cancelled and those under way
+    are waited for, so each commits whole or not at all."""
     if workers <= 0:
         yield None
         return
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_start_worker,
-        initargs=(os.getpid(), initializer, initargs),
-    )
+    pool = fork_executor(workers, initializer, initargs)
     try:
         yield pool
     finally:

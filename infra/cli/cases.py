@@ -73,10 +73,11 @@ def project(
     does so itself; this command does it ahead of them, or keeps doing it with --follow."""
     from application.project import InterruptedFirstCatchUp
     from application.project import project as bring_up_to_date
+    from infra.composition import store_notifies
     from infra.wiring import adapters
 
     settings = existing_store(settings_of(data_dir, store))
-    if follow and settings.store == "postgres":
+    if follow and store_notifies(settings):
         # PostgreSQL notifies: eventsourcing's ProjectionRunner follows it (LISTEN/NOTIFY).
         from infra.cli.stream import project_follow_postgres
 

@@ -136,15 +136,15 @@ def as_of_option(help: str) -> Any:
 
 def existing_store(settings: Settings) -> Settings:
     """``settings``, once sure its store exists: a read command must not make an empty one."""
-    if settings.store != "sqlite":
-        return settings
-    where = settings.data_dir
-    if where.exists() and not where.is_dir():
-        raise UsageError(f"--data-dir {where} is a file, not a folder")
-    if not settings.sqlite_path.is_file():
+    from infra.composition import store_absent
+
+    absent = store_absent(settings)
+    if absent == "not_a_folder":
+        raise UsageError(f"--data-dir {settings.data_dir} is a file, not a folder")
+    if absent == "empty":
         raise UsageError(
-            f"no event store in {where}: nothing has been ingested there (check --data-dir "
-            "or CMM_DATA_DIR, or run cmm ingest first)"
+            f"no event store in {settings.data_dir}: nothing has been ingested there (check "
+            "--data-dir or CMM_DATA_DIR, or run cmm ingest first)"
         )
     return settings
 

@@ -17,8 +17,8 @@ the stored event is kept.
 The input is UTF-8 JSON lines, plain or gzip-compressed; text in another encoding is refused
 as a whole (:mod:`infra.files.input`). Rejects are kept as :mod:`infra.files.rejects` says.
 
-The worker pool here is ingest's own (its workers write in file order, taking turns):
-:mod:`infra.workers` gives its workers their lifetime.
+The workers are :mod:`infra.workers`' pool, under its one policy; what is ingest's own is
+how they take turns, so that chunks are written in file order.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import gc
 import json
 import multiprocessing
 import multiprocessing.util
-import os
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -49,7 +48,7 @@ from infra.files.rejects import (
     rejects_path_for,
 )
 from infra.store import AppendResult, EventStore
-from infra.workers import end_with_parent
+from infra.workers import default_workers, fork_pool
 
 __all__ = [
     "RAW_LIMIT",
@@ -151,13 +150,10 @@ _WORKER_SETUP: tuple[EventStore, _Turns, Path, timedelta] | None = None
 _WORKER_STORE: EventStore | None = None
 
 
-def _init_worker(
-    parent_pid: int, store: EventStore, turns: _Turns, source: Path, clock_skew: timedelta
-) -> None:
-    """Runs in each worker after fork: it ends with its parent (``infra.workers``) and opens
-    a connection of its own on first use."""
+def _init_worker(store: EventStore, turns: _Turns, source: Path, clock_skew: timedelta) -> None:
+    """Runs in each worker after fork (and after :func:`infra.workers.end_with_parent`): it
+    keeps what it inherits, and opens a connection of its own on first use."""
     global _WORKER_SETUP
-    end_with_parent(parent_pid)
     _WORKER_SETUP = (store, turns, source, clock_skew)
 
 
@@ -266,12 +262,6 @@ def _spans(handle: IO[bytes], size: int, start: int = 0) -> Iterator[tuple[int, 
         buffer = buffer[position:]
 
 
-def default_workers() -> int:
-    """One parser per core: validating an event costs about twice what writing it does, so
-    the writer shares a core with a parser rather than keeping one to itself."""
-    return max(1, os.cpu_count() or 2)
-
-
 def ingest_file(
     source: Path,
     store: EventStore,
@@ -350,36 +340,28 @@ def ingest_file(
                 flush()
             else:
                 turns = _Turns()
-                with ProcessPoolExecutor(
-                    max_workers=workers,
-                    mp_context=multiprocessing.get_context("fork"),
-                    initializer=_init_worker,
-                    initargs=(os.getpid(), store, turns, source, clock_skew),
-                ) as pool:
+                with fork_pool(workers, _init_worker, (store, turns, source, clock_skew)) as pool:
+                    assert pool is not None
+                    # Stopped (SIGTERM, Ctrl-C) or failed, the pool (``fork_pool``) drops
+                    # the chunks not started, and those under way commit whole, in order;
+                    # a rerun stores the rest.
                     pending: deque[tuple[int, int, Future[Any]]] = deque()
                     size = chunk_lines or WORKER_CHUNK_LINES
-                    try:
-                        for index, (first, offset, length, count) in enumerate(
-                            _spans(handle_in, size, skip)
-                        ):
-                            task = pool.submit(parse_and_store, index, first, offset, length)
-                            pending.append((first, count, task))
-                            # Bounded read-ahead: a chunk per worker under way, one waiting.
-                            while len(pending) > workers + 1:
-                                f, n, future = pending.popleft()
-                                outcome, rejects = future.result()
-                                stored(outcome)
-                                handle(f, n, rejects)
-                        for f, n, future in pending:
+                    for index, (first, offset, length, count) in enumerate(
+                        _spans(handle_in, size, skip)
+                    ):
+                        task = pool.submit(parse_and_store, index, first, offset, length)
+                        pending.append((first, count, task))
+                        # Bounded read-ahead: a chunk per worker under way, one waiting.
+                        while len(pending) > workers + 1:
+                            f, n, future = pending.popleft()
                             outcome, rejects = future.result()
                             stored(outcome)
                             handle(f, n, rejects)
-                    except BaseException:
-                        # Stopped (SIGTERM, Ctrl-C) or failed: chunks not started are
-                        # dropped, those under way commit whole, in order; a rerun stores
-                        # the rest.
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        raise
+                    for f, n, future in pending:
+                        outcome, rejects = future.result()
+                        stored(outcome)
+                        handle(f, n, rejects)
     finally:
         if rejects_file is not None:
             rejects_file.close()

@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
-import os
 import signal
 import sys
 import threading
@@ -64,6 +62,8 @@ from infra.kafka.sink import (
     worker_init,
 )
 from infra.store import EventStore
+from infra.workers import default_workers as pool_default
+from infra.workers import fork_executor
 
 log = logging.getLogger(__name__)
 
@@ -140,15 +140,9 @@ class EventConsumer:
         # One single-process executor per worker: a worker runs its tasks in order, and a
         # partition's batches always go to the same worker.
         self._workers: list[ProcessPoolExecutor] = []
-        fork = multiprocessing.get_context("fork")
         for _ in range(max(config.workers, 0)):
             # Started (forked) now, before any thread of ours or of the Kafka clients.
-            worker = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=fork,
-                initializer=worker_init,
-                initargs=(os.getpid(), self._sink),
-            )
+            worker = fork_executor(1, worker_init, (self._sink,))
             worker.submit(validate_values, []).result()
             self._workers.append(worker)
         self._positions = open_store()
@@ -399,9 +393,7 @@ def print_report(stream: TextIO | None = None) -> Callable[[ConsumeStats, float]
 
 
 def default_workers() -> int:
-    """One storing worker per core beside this process, which fetches; none on a single
-    core. Fetching takes about half a core at full speed, so two workers on two cores beat
-    one (``bench.bench_kafka`` into SQLite, run with one worker and with two). More than
-    four rarely help: a worker owns whole partitions."""
-    cores = os.cpu_count() or 1
-    return min(cores, 4) if cores >= 2 else 0
+    """One storing worker per core beside this process, which fetches (``infra.workers``'
+    policy), at most four: a worker owns whole partitions, and more rarely help
+    (``bench.bench_kafka`` into SQLite, run with one worker and with two)."""
+    return pool_default(most=4)

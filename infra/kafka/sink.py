@@ -22,7 +22,6 @@ from domain.events import CLOCK_SKEW, InvalidEvent, latest_recorded_at
 from infra.encoding import Encoded, parse_and_encode
 from infra.kafka.config import ConsumerConfig
 from infra.store import Conflict, EventStore
-from infra.workers import end_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +187,12 @@ class Sink:
 _WORKER_SINK: Sink | None = None
 
 
-def worker_init(parent: int, sink: Sink) -> None:
-    """The worker leaves shutdown to its parent (signals go to the whole process group on a
-    terminal) and exits when the parent is gone, even if it was killed with SIGKILL. The
-    sink comes through fork, unpickled; it opens its store and producer on first use."""
+def worker_init(sink: Sink) -> None:
+    """Runs in each worker after fork (and after :func:`infra.workers.end_with_parent`, so
+    the worker leaves shutdown to its parent and ends with it). The sink comes through fork,
+    unpickled; it opens its store and producer on first use."""
     global _WORKER_SINK
     _WORKER_SINK = sink
-    end_with_parent(parent)
 
 
 def store_in_worker(messages: list[Message], positions: dict[str, int]) -> Stored:

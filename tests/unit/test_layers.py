@@ -63,11 +63,10 @@ def test_no_module_imports_itself_through_others() -> None:
 
 
 ADAPTERS = ("infra.sqlite", "infra.postgres")
+
+
 # Modules that still choose an adapter themselves, until that choice moves to the composition
 # root with the read-model views (``open_view`` and the update lock of ``infra.readmodel``).
-CHOOSING_OUTSIDE_THE_ROOT = {"infra.readmodel"}
-
-
 def _in(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
 
@@ -103,7 +102,26 @@ def test_only_the_composition_root_imports_both_store_adapters() -> None:
         imported = graph.find_modules_directly_imported_by(module)
         if all(any(_in(m, adapter) for m in imported) for adapter in ADAPTERS):
             both.add(module)
-    assert both - CHOOSING_OUTSIDE_THE_ROOT == {"infra.composition"}
+    assert both == {"infra.composition"}
+
+
+def test_only_the_composition_root_decides_by_the_configured_store() -> None:
+    """No module but the composition root (and the settings that define the choice) asks
+    whether the store is SQLite or PostgreSQL: every other one asks the root what it needs."""
+    deciding = []
+    for package in ("application", "infra"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.relative_to(ROOT).as_posix() in {"infra/composition.py", "infra/settings.py"}:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+                if isinstance(node, ast.Compare):
+                    operands = [node.left, *node.comparators]
+                    names = {o.value for o in operands if isinstance(o, ast.Constant)}
+                    if names & {"sqlite", "postgres"} and any(
+                        isinstance(o, ast.Attribute) and o.attr == "store" for o in operands
+                    ):
+                        deciding.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert deciding == []
 
 
 def test_the_domain_imports_only_the_standard_library_pydantic_and_eventsourcing_domain() -> None:
@@ -121,3 +139,19 @@ def test_the_domain_imports_only_the_standard_library_pydantic_and_eventsourcing
                 root = name.split(".")[0]
                 ok = root in allowed_roots or name == "eventsourcing.domain"
                 assert ok, f"{path.name} imports {name}"
+
+
+def test_worker_processes_are_started_only_by_the_one_pool_module() -> None:
+    """Every worker process comes from ``infra.workers``, under its one policy (forked, ending
+    with its parent): no other module builds an executor of processes of its own."""
+    starting = []
+    for package in ("application", "infra", "projections", "privacy"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.relative_to(ROOT).as_posix() == "infra/workers.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+                if isinstance(node, ast.Call):
+                    name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                    if name in {"ProcessPoolExecutor", "Pool", "Process"}:
+                        starting.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert starting == []
