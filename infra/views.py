@@ -71,7 +71,16 @@ CASE_COLUMNS: tuple[str, ...] = (
 
 _BOOL_FACT_COLUMNS = frozenset({"legal_residence", "eu_citizen"})
 _INT_COLUMNS = frozenset(
-    {"year", "age", "days_in_denmark", "contacts", "value", "event_count", "position"}
+    {
+        "year",
+        "age",
+        "days_in_denmark",
+        "reflection_days",
+        "contacts",
+        "value",
+        "event_count",
+        "position",
+    }
 )
 
 

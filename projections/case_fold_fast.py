@@ -187,6 +187,7 @@ def _project_contacts(
                 () if rows else (NO_CONTACT,),
                 last_recorded(rows),
                 len(rows),  # event_count
+                None,  # reflection_days
             )
         ),
     )
@@ -219,6 +220,7 @@ def _project_case(
     first_assessed_at = ""
     assessments = positives = 0
     offered_at: str | None = None
+    offer: Payload | None = None  # the first offer, whose reflection period the fact shows
     status: Payload | None = None
     status_at = ""
     first_status_at: str | None = None
@@ -265,7 +267,7 @@ def _project_case(
                 first_status_at = occurred
         elif kind == OFFER:
             if offered_at is None or occurred < offered_at:
-                offered_at = occurred
+                offered_at, offer = occurred, payload
                 fact_stale = True
         elif kind == ACCOMMODATION:
             if accommodation_at is None or occurred >= accommodation_at:
@@ -301,6 +303,7 @@ def _project_case(
                     status,
                     status_at,
                     offered_at,
+                    offer,
                     accommodation,
                     departed_at,
                 )
@@ -369,6 +372,7 @@ def _project_case(
             tuple(flags),
             last_recorded(rows),  # last_recorded_at
             len(rows),  # event_count
+            None if offer is None else offer.get("reflection_days"),
         )
     )
     return versions, state
@@ -382,6 +386,7 @@ def _fact(
     status: Payload | None,
     status_at: str,
     offered_at: str | None,
+    offer: Payload | None,
     accommodation: str | None,
     departed_at: str | None,
 ) -> tuple[Any, ...]:
@@ -410,4 +415,5 @@ def _fact(
         return_support,
         accommodation,
         None if departed_at is None else local_date(departed_at),  # departed_on
+        None if offer is None else offer.get("reflection_days"),
     )
