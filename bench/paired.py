@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.bench_ingest import make_file
 from bench.common import emit, log
 
 HERE = Path(__file__).resolve().parent.parent
@@ -68,6 +67,27 @@ def _run(tree: Path, args: list[str], data: Path) -> float:
     return elapsed
 
 
+def _stream_of(tree: Path, path: Path, events: int) -> int:
+    """Simulate the stream with the earlier code's own simulator, so that both read it: the
+    earlier code reads only the contract versions it knew, and the current code reads every
+    earlier one (a stream written for the current contract could not be compared)."""
+    code = (
+        "import sys; from pathlib import Path; from bench.bench_ingest import make_file; "
+        "print(make_file(Path(sys.argv[1]), int(sys.argv[2])))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMM_")}
+    env["PYTHONPATH"] = str(tree)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(events)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(result.stdout.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", required=True, help="the earlier commit to compare with")
@@ -77,9 +97,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cmm-paired-") as tmp:
         work = Path(tmp)
         source = work / "events.jsonl"
-        events = make_file(source, args.events)
-        log(f"paired: {events:,} events, {args.pairs} pairs, against {args.ref}")
         with checkout(args.ref, work) as baseline:
+            events = _stream_of(baseline, source, args.events)
+            log(f"paired: {events:,} events, {args.pairs} pairs, against {args.ref}")
             trees = {"baseline": baseline, "current": HERE}
             rates: dict[str, dict[str, list[float]]] = {
                 kind: {"baseline": [], "current": []} for kind in ("ingest", "rebuild")

@@ -23,7 +23,16 @@ from pydantic_core import from_json
 from projections.read_model_rows import CASE_COLUMNS, TABLE_COLUMNS, VIEW_TABLES
 
 _INT_COLUMNS = frozenset(
-    {"year", "age", "days_in_denmark", "contacts", "value", "event_count", "position"}
+    {
+        "year",
+        "age",
+        "days_in_denmark",
+        "reflection_days",
+        "contacts",
+        "value",
+        "event_count",
+        "position",
+    }
 )
 
 
@@ -35,7 +44,7 @@ def _ddl(table: str, columns: Sequence[str]) -> str:
 # The read model's layout. The tables are derived from the store: a view whose recorded
 # version differs is dropped and built again from the store by the next catch-up (a version is
 # bumped whenever a table changes shape).
-VIEW_SCHEMA_VERSION = 4
+VIEW_SCHEMA_VERSION = 5
 
 # Indexes: a rebuild drops them and builds each once at the end (``rebuild_in``), several
 # times cheaper than keeping them up to date through a million inserts (benchmark

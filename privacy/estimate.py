@@ -59,7 +59,13 @@ import numpy.typing as npt
 from scipy.linalg import null_space
 from scipy.signal import fftconvolve
 
-from privacy.mechanisms import HistogramSpec, discrete_laplace_variance, plan_table, table_specs
+from privacy.mechanisms import (
+    KEY_SEPARATOR,
+    HistogramSpec,
+    discrete_laplace_variance,
+    plan_table,
+    table_specs,
+)
 from privacy.params import MARGIN_OF, MEASURED_TABLES, RELEASED_TABLES, PrivacyParams
 
 __all__ = [
@@ -137,11 +143,17 @@ def _offsets(specs: Mapping[str, HistogramSpec]) -> dict[str, tuple[int, int]]:
 
 
 def _coarse_index(fine: HistogramSpec, coarse: HistogramSpec) -> list[int]:
-    """For each cell of ``fine``, the index of the ``coarse`` cell it falls in (the coarse
-    dimensions are a subset of the fine ones)."""
-    where = [fine.dims.index(d) for d in coarse.dims]
-    index = {cell: i for i, cell in enumerate(coarse.cells)}
-    return [index[tuple(cell[w] for w in where)] for cell in fine.cells]
+    """For each cell of ``fine``, the index of the ``coarse`` cell it falls in: the coarse
+    table's key columns read from the fine cell's dimensions of the same name, through the
+    coarse table's public recode (forms of exploitation into their groups) if it has one."""
+    recode = {column: dict(pairs) for column, pairs in coarse.recode}
+    index = {category: i for i, category in enumerate(coarse.categories)}
+    out: list[int] = []
+    for cell in fine.cells:
+        values = dict(zip(fine.dims, cell, strict=True))
+        parts = [recode.get(k, {}).get(values[k], values[k]) for k in coarse.keys]
+        out.append(index[KEY_SEPARATOR.join(parts)])
+    return out
 
 
 def _constraints(

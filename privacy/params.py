@@ -51,6 +51,7 @@ PERSON_TABLES: Final[tuple[str, ...]] = (
     "by_channel",
     "by_region",
     "by_citizenship",
+    "by_exploitation_group",
     "by_exploitation",
     "labour_by_industry",
     "labour_by_industry_gender",
@@ -63,9 +64,15 @@ OUTREACH_TABLES: Final[tuple[str, ...]] = ("outreach_activity",)
 RELEASED_TABLES: Final[tuple[str, ...]] = PERSON_TABLES + HOTLINE_TABLES + OUTREACH_TABLES
 """Every public report table, in release order (a table's total comes from an earlier one)."""
 
-DERIVED_TABLES: Final[tuple[str, ...]] = ("victims_by_year", "labour_by_industry")
+DERIVED_TABLES: Final[tuple[str, ...]] = (
+    "victims_by_year",
+    "by_exploitation_group",
+    "labour_by_industry",
+)
 """Tables published from the joint fit of the others, with no measurement (and no epsilon) of
-their own: the year's total, and the forced-labour margin by industry."""
+their own: the year's total, the forms of exploitation in the annual report's groups (each
+group the sum of its forms' fitted cells, so a group is published even when one of its forms
+is too small to be), and the forced-labour margin by industry."""
 
 MEASURED_TABLES: Final[tuple[str, ...]] = tuple(
     t for t in RELEASED_TABLES if t not in DERIVED_TABLES
@@ -74,9 +81,14 @@ MEASURED_TABLES: Final[tuple[str, ...]] = tuple(
 spends and ``Prepared.epsilons`` name exactly these."""
 
 MARGIN_OF: Final[Mapping[str, str]] = MappingProxyType(
-    {"by_region": "by_citizenship", "labour_by_industry": "labour_by_industry_gender"}
+    {
+        "by_region": "by_citizenship",
+        "by_exploitation_group": "by_exploitation",
+        "labour_by_industry": "labour_by_industry_gender",
+    }
 )
-"""Margin table -> the finer table whose cells add up to its cells."""
+"""Margin table -> the finer table whose cells add up to its cells (by a dimension they share,
+or by the margin's public recode of the finer table's codes: forms into groups)."""
 
 LISTED_CITIZENSHIPS: Final[frozenset[str]] = frozenset(
     {"NG", "RO", "TH", "BG", "CN", "GH", "HU", "LT", "PH", "PL", "UA", "UG", "VN", "XX"}

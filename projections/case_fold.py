@@ -70,6 +70,7 @@ class CaseState:
     flags: tuple[str, ...]
     last_recorded_at: str | None
     event_count: int
+    reflection_days: int | None
 
     def fact(self) -> FactRow | None:
         """The report row, or None unless the person is assessed as a victim."""
@@ -94,6 +95,7 @@ class CaseState:
                 return_support=self.return_support,
                 accommodation=self.accommodation,
                 departed_on=self.departed_on,
+                reflection_days=self.reflection_days,
             )
         )
 
@@ -244,6 +246,8 @@ def fold_prepared(person_ref: str, prepared: Prepared, bound: str | None) -> Cas
         flags=tuple(flag for flag, up in raised.items() if up),
         last_recorded_at=last_recorded,
         event_count=len(events),
+        # The reflection period offered with the first offer of support, if it says one.
+        reflection_days=offers[0][1].get("reflection_days") if offers else None,
     )
 
 

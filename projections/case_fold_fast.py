@@ -164,7 +164,11 @@ def _project_contacts(
                 len(rows),  # contacts
                 UNKNOWN_CHANNEL if first_contact is None else first_contact["channel"],
                 None if first_contact is None else first_contact.get("place"),
-                None if first_contact is None else local_date(first_contact_at),
+                None
+                if first_contact is None
+                else first_contact_at[:10]
+                if first_contact_at[11:13] < "22"
+                else local_date(first_contact_at),  # inlined: once per person, most persons
                 tuple(sorted(by_year.items())),
                 False,  # assessed
                 None,  # authority
@@ -187,6 +191,7 @@ def _project_contacts(
                 () if rows else (NO_CONTACT,),
                 last_recorded(rows),
                 len(rows),  # event_count
+                None,  # reflection_days
             )
         ),
     )
@@ -219,6 +224,7 @@ def _project_case(
     first_assessed_at = ""
     assessments = positives = 0
     offered_at: str | None = None
+    offer: Payload | None = None  # the first offer, whose reflection period the fact shows
     status: Payload | None = None
     status_at = ""
     first_status_at: str | None = None
@@ -265,7 +271,7 @@ def _project_case(
                 first_status_at = occurred
         elif kind == OFFER:
             if offered_at is None or occurred < offered_at:
-                offered_at = occurred
+                offered_at, offer = occurred, payload
                 fact_stale = True
         elif kind == ACCOMMODATION:
             if accommodation_at is None or occurred >= accommodation_at:
@@ -301,6 +307,7 @@ def _project_case(
                     status,
                     status_at,
                     offered_at,
+                    offer,
                     accommodation,
                     departed_at,
                 )
@@ -369,6 +376,7 @@ def _project_case(
             tuple(flags),
             last_recorded(rows),  # last_recorded_at
             len(rows),  # event_count
+            None if offer is None else offer.get("reflection_days"),
         )
     )
     return versions, state
@@ -382,6 +390,7 @@ def _fact(
     status: Payload | None,
     status_at: str,
     offered_at: str | None,
+    offer: Payload | None,
     accommodation: str | None,
     departed_at: str | None,
 ) -> tuple[Any, ...]:
@@ -392,15 +401,17 @@ def _fact(
     # Positional, in fact_values' order: passing 16 arguments by keyword costs a dict's
     # worth of work per call, paid at every version of a victim (the rebuild figure of
     # ``bench.bench_ingest``; CaseState.fact, called once per state, names them).
+    # The local dates by ``local_date``'s own test inlined, and the further forms looked up
+    # only where there are some: this runs at every version of a victim.
     return fact_values(
         person_ref,
-        local_date(assessed_at),  # assessed_on
+        assessed_at[:10] if assessed_at[11:13] < "22" else local_date(assessed_at),
         assessment.get("authority"),
         UNKNOWN_CHANNEL if first_contact is None else first_contact["channel"],
         None if first_contact is None else first_contact.get("place"),
         assessment.get("citizenship"),
         assessment.get("exploitation"),
-        additional_forms_of(assessment),
+        additional_forms_of(assessment) if "additional_forms" in assessment else None,
         assessment.get("industry"),
         assessment.get("gender"),
         assessment.get("age"),
@@ -409,5 +420,10 @@ def _fact(
         status_on,
         return_support,
         accommodation,
-        None if departed_at is None else local_date(departed_at),  # departed_on
+        None
+        if departed_at is None
+        else departed_at[:10]
+        if departed_at[11:13] < "22"
+        else local_date(departed_at),
+        None if offer is None else offer.get("reflection_days"),
     )

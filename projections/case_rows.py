@@ -49,6 +49,7 @@ class FactRow:
     accommodation: str | None
     departed_on: str | None
     days_in_denmark: int | None
+    reflection_days: int | None
 
 
 FACT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(FactRow))
@@ -127,11 +128,13 @@ def fact_values(
     return_support: str | None,
     accommodation: str | None,
     departed_on: str | None,
+    reflection_days: int | None,
 ) -> tuple[Any, ...]:
     """FactRow's values, in FACT_COLUMNS order, for a person assessed as a victim on
     ``assessed_on``: the fields of the assessment that counts, the first contact's channel and
     place, the support status, accommodation and departure, and the columns derived from them
-    (year, channel group, region, age band, EU citizenship, days in Denmark). A missing code
+    (year, channel group, region, age band, EU citizenship, days in Denmark), and the
+    reflection period of the first offer of support. A missing code
     is the empty string, as the report tables count them; an unknown age is None, in the
     ``unknown`` band. ``assessed_on`` is a local date (``domain.local_dates``), and so the
     year is Danish."""
@@ -166,4 +169,5 @@ def fact_values(
         accommodation,
         departed_on,
         days_in_denmark(assessed_on, departed_on, status, status_on),
+        reflection_days,
     )

@@ -73,6 +73,7 @@ def new_case_state(values: tuple[Any, ...]) -> CaseState:
         s.flags,
         s.last_recorded_at,
         s.event_count,
+        s.reflection_days,
     ) = values
     s.__class__ = CaseState
     return cast(CaseState, s)
@@ -105,6 +106,7 @@ def new_fact_row(values: tuple[Any, ...]) -> FactRow:
         r.accommodation,
         r.departed_on,
         r.days_in_denmark,
+        r.reflection_days,
     ) = values
     r.__class__ = FactRow
     return cast(FactRow, r)

@@ -28,7 +28,9 @@ returns whose status date lies in the reporting year, of victims of any year.
 
 The breakdowns reported to Eurostat (crim_thb), GRETA and UNODC (GLOTIP), under stable
 names: ``by_gender_age_group`` (sex by child or adult), ``by_exploitation_gender`` (sex by
-form) and ``by_citizenship_group`` (Danish, other EU, non-EU citizens).
+form), ``by_citizenship_group`` (Danish, other EU, non-EU citizens) and
+``reflection_periods`` (victims offered a reflection period, and its length; residence
+permits are not recorded by any event yet).
 
 Analyst-only tables (exact report, never released as such): ``age_summary``,
 ``contacts_summary``, ``returns``, ``prepared_returns_in_year_all_cohorts``,
@@ -99,7 +101,9 @@ def facts_frame(rows: Iterable[FactRow]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(
         [attrgetter(*FACT_COLUMNS)(r) for r in rows], columns=list(FACT_COLUMNS)
     )
-    return frame.astype({"year": "int64", "age": "Int64", "days_in_denmark": "Int64"})
+    return frame.astype(
+        {"year": "int64", "age": "Int64", "days_in_denmark": "Int64", "reflection_days": "Int64"}
+    )
 
 
 def hotline_frame(rows: Iterable[HotlineRow]) -> pd.DataFrame:
@@ -257,6 +261,21 @@ def _victims_by_year(facts: pd.DataFrame, year: int) -> pd.DataFrame:
     )
 
 
+def _reflection_periods(victims: pd.DataFrame) -> pd.DataFrame:
+    """The year's victims offered a reflection period (the first offer of support that
+    states one), and its length in days (GRETA asks for both)."""
+    days = victims["reflection_days"].dropna()
+    return pd.DataFrame(
+        {
+            "victims": [len(victims)],
+            "offered_reflection_period": [len(days)],
+            "days_min": [_int_or_none(days.min()) if len(days) else None],
+            "days_max": [_int_or_none(days.max()) if len(days) else None],
+            "days_mean": [float(days.mean()) if len(days) else None],
+        }
+    ).astype({"days_min": "Int64", "days_max": "Int64", "days_mean": "Float64"})
+
+
 def _any_form(victims: pd.DataFrame) -> pd.DataFrame:
     """Persons with each form of exploitation, as the primary form or an additional one."""
     additional = victims["additional_forms"].dropna() if "additional_forms" in victims else ()
@@ -305,7 +324,10 @@ def report_tables(
     contacts per person and year (``CONTACT_COLUMNS``). Without ``contacts`` the
     ``contacts_summary`` table has nulls: contacts of non-victims are not in the facts."""
     # The read model hands an unknown age over as a null of any column type.
-    facts = facts.assign(age=pd.to_numeric(facts["age"]).astype("Int64"))
+    facts = facts.assign(
+        age=pd.to_numeric(facts["age"]).astype("Int64"),
+        reflection_days=pd.to_numeric(facts["reflection_days"]).astype("Int64"),
+    )
     victims = facts[facts["year"] == year]
     labour = victims[victims["exploitation"] == ExploitationForm.FORCED_LABOUR.value]
     tables: dict[str, pd.DataFrame] = {}
@@ -392,6 +414,7 @@ def report_tables(
         {"persons_contacted": [persons_contacted], "contacts": [contact_count]}
     ).astype("Int64")
     tables["returns"] = _returns(victims)
+    tables["reflection_periods"] = _reflection_periods(victims)
     prepared = facts[
         (facts["status"] == SupportStatus.PREPARED_RETURN_IOM.value)
         & _in_year(facts["status_on"], year)

@@ -266,7 +266,9 @@ class Planner(SimulatedYear):
     def _plan_logs(self) -> list[Entity]:
         rng = self.rng
         out: list[Entity] = []
-        monday = self.y0 + (7 - date(self.p.year, 1, 1).weekday()) % 7
+        # Weekly logs fall on the year's Thursdays from the first one on: 52 of them end by
+        # 28 December, whatever weekday the year starts on, so none falls in the next year.
+        thursday = self.y0 + (3 - date(self.p.year, 1, 1).weekday()) % 7
         for spec in self.p.outreach:
             for series in spec.series:
                 n = series.logs
@@ -274,7 +276,7 @@ class Planner(SimulatedYear):
                     pool = range(self.y0 + 1, self.y_end - 2)
                     days = sorted(rng.sample(pool, n) if n <= len(pool) else rng.choices(pool, k=n))
                 elif series.period is Period.WEEK:
-                    days = [monday + 7 * k + 3 for k in range(n)]
+                    days = [thursday + 7 * k for k in range(n)]
                 elif series.period is Period.MONTH:
                     days = [day_number(date(self.p.year, m + 1, 25)) for m in range(n)]
                 else:

@@ -11,6 +11,7 @@ to look.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -34,6 +35,9 @@ from simulation.profile_sections import (
 )
 
 PROFILES_DIR: Final = Path(__file__).with_name("profiles")
+PROFILE_PATH_VARIABLE: Final = "CMM_PROFILE_PATH"
+"""Folders (separated as in ``PATH``) searched for a profile named ``NAME`` before the
+built-in ones: a new year's profile is a file put there, with no code."""
 
 # Statuses whose date ends the stay (days_in_denmark), and the ones with no end yet.
 DEPARTURES = frozenset({SupportStatus.PREPARED_RETURN_IOM, SupportStatus.RETURN_SUPPORTED_CMM})
@@ -196,16 +200,56 @@ def parse_profile(data: Mapping[str, Any], source: str = "<profile>") -> Profile
         raise ProfileError(f"profile {source}: {'; '.join(parts)}") from None
 
 
-def load_profile(name_or_path: str | Path) -> Profile:
-    """A profile by name (``simulation/profiles/<name>.json``) or by path to a JSON file."""
+def profile_folders() -> list[Path]:
+    """Where a profile ``NAME`` is looked for, in order: the folders of
+    ``$CMM_PROFILE_PATH``, then the built-in profiles."""
+    listed = os.environ.get(PROFILE_PATH_VARIABLE, "")
+    return [*(Path(f) for f in listed.split(os.pathsep) if f), PROFILES_DIR]
+
+
+def known_profiles() -> list[str]:
+    """The names a profile can be given by (the first folder that has a name wins)."""
+    return sorted({p.stem for folder in profile_folders() for p in folder.glob("*.json")})
+
+
+PROFILE_HELP: Final = (
+    "NAME or PATH: a profile name, looked up as NAME.json in the folders of "
+    f"${PROFILE_PATH_VARIABLE} and then among the built-in profiles, or the path of a "
+    "profile JSON file (a new year is a new file, no code)"
+)
+"""What ``--profile`` takes, in words for a command's help."""
+
+
+def resolve_profile(name_or_path: str | Path) -> Path:
+    """The file of a profile given by path or by name (see :data:`PROFILE_HELP`), or a
+    :class:`ProfileError` naming where it looked and the names it knows."""
     path = Path(name_or_path)
+    if path.is_file():
+        return path
+    looked = [path]
     if path.suffix != ".json" and len(path.parts) == 1:
-        path = PROFILES_DIR / f"{name_or_path}.json"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.json"))) or "none"
-        raise ProfileError(
-            f"no profile {str(name_or_path)!r} (looked for {path}); known profiles: {known}"
-        )
+        looked = [folder / f"{name_or_path}.json" for folder in profile_folders()]
+        for candidate in looked:
+            if candidate.is_file():
+                return candidate
+    where = ", ".join(str(p) for p in looked)
+    known = ", ".join(known_profiles()) or "none"
+    raise ProfileError(
+        f"no profile {str(name_or_path)!r} (looked for {where}); known profiles: {known}; "
+        f"a profile is a NAME (add NAME.json to a folder of ${PROFILE_PATH_VARIABLE}) or "
+        "the path of a JSON file"
+    )
+
+
+def demo_events_path(data_dir: Path, profile: Profile, seed: int, scale: int) -> Path:
+    """Where ``cmm demo`` keeps the events it simulates: inside the data directory it
+    ingests them into, never beside the profile (which may be a read-only folder)."""
+    return data_dir / "demo" / f"{profile.name}-seed{seed}-x{scale}.jsonl"
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A profile by name or by path to a JSON file (:func:`resolve_profile`)."""
+    path = resolve_profile(name_or_path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
@@ -220,8 +264,14 @@ __all__ = [
     "DEPARTURES",
     "ONGOING",
     "PROFILES_DIR",
+    "PROFILE_HELP",
+    "PROFILE_PATH_VARIABLE",
     "Profile",
     "ProfileError",
+    "demo_events_path",
+    "known_profiles",
     "load_profile",
     "parse_profile",
+    "profile_folders",
+    "resolve_profile",
 ]

@@ -224,6 +224,7 @@ def _state(
         "flags": tuple(flags),
         "last_recorded_at": last_recorded,
         "event_count": len(remaining),
+        "reflection_days": first(offers)[1].get("reflection_days") if offers else None,
     }
 
 
@@ -274,6 +275,7 @@ def fact_row(state: Mapping[str, Any]) -> dict[str, Any] | None:
         "accommodation": state["accommodation"],
         "departed_on": state["departed_on"],
         "days_in_denmark": state["days_in_denmark"],
+        "reflection_days": state["reflection_days"],
     }
 
 

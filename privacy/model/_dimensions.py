@@ -76,6 +76,12 @@ CITIZENSHIP = Dimension(
 EXPLOITATION = _dim(
     "exploitation", "Form of exploitation", "Udnyttelsesform", codes.ExploitationForm
 )
+EXPLOITATION_GROUP = _dim(
+    "exploitation_group",
+    "Form of exploitation, grouped",
+    "Udnyttelsesform, grupperet",
+    codes.ExploitationGroup,
+)
 INDUSTRY = _dim("industry", "Industry", "Branche", codes.Industry)
 GENDER = _dim("gender", "Gender", "Køn", codes.Gender)
 AGE_BAND = _dim("age_band", "Age at identification", "Alder ved identifikation", codes.AgeBand)

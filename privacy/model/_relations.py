@@ -18,6 +18,7 @@ PERSON_TABLES: tuple[str, ...] = (
     "by_region",
     "by_citizenship",
     "by_exploitation",
+    "by_exploitation_group",
     "by_gender",
     "by_age_band",
     "status_at_cutoff",
@@ -77,6 +78,19 @@ def cross_table_relations(year: int) -> tuple[Relation, ...]:
         )
         for name in PERSON_TABLES
     ]
+    for group in codes.ExploitationGroup:
+        relations.append(
+            Relation(
+                "eq",
+                (CellRef("by_exploitation_group", (group.value,)),),
+                tuple(
+                    CellRef("by_exploitation", (form.value,))
+                    for form in codes.ExploitationForm
+                    if form.group is group
+                ),
+                "each group of forms counts the victims of its forms",
+            )
+        )
     relations.append(
         Relation(
             "eq",

@@ -16,6 +16,7 @@ from privacy.model._dimensions import (
     CHANNEL_GROUP,
     CITIZENSHIP,
     EXPLOITATION,
+    EXPLOITATION_GROUP,
     GENDER,
     INDUSTRY,
     MEASURE,
@@ -112,6 +113,12 @@ TABLES: Mapping[str, TableSpec] = MappingProxyType(
                 "Ofre efter statsborgerskab",
                 (CITIZENSHIP, REGION),
                 margins=(("region",), ()),
+            ),
+            _spec(
+                "by_exploitation_group",
+                "Victims by form of exploitation, grouped",
+                "Ofre efter udnyttelsesform, grupperet",
+                (EXPLOITATION_GROUP,),
             ),
             _spec(
                 "by_exploitation",

@@ -11,9 +11,10 @@ DEFINITION = (
 POSTPROCESSING = (
     "one joint generalised least-squares fit of every table from every measurement, under "
     "the public equalities between tables (each person table sums to victims_by_year, each "
-    "by_region cell to its countries, each labour_by_industry cell to its genders, the labour "
-    "tables to the forced_labour cell, police calls by reason to the police caller cell): "
-    "unbiased for every cell; victims_by_year and labour_by_industry are derived from the fit "
+    "by_region cell to its countries, each by_exploitation_group cell to its forms, each "
+    "labour_by_industry cell to its genders, the labour tables to the forced_labour cell, "
+    "police calls by reason to the police caller cell): unbiased for every cell; "
+    "victims_by_year, by_exploitation_group and labour_by_industry are derived from the fit "
     "and measured by nothing of their own. Then integers by top-down largest-remainder "
     "rounding (each within 1 of the fit, each group summing to the integer above it), then "
     "negative values released as 0 (so a table's cells can add up to a little more than its "

@@ -117,6 +117,7 @@ def later_year(tmp_path_factory: pytest.TempPathFactory) -> Path:
             new_year,
             PERSON_B,
         ),
+        event("SupportOffered", {"reflection_days": 45}, "2020-01-03T10:00:00Z", PERSON_B),
         # C: version 1, two conflicting initial assessments: still flagged.
         event(
             "ContactRegistered", {"channel": "police"}, "2020-02-01T10:00:00Z", PERSON_C, version=1
@@ -162,6 +163,12 @@ def test_each_return_figure_names_its_definition(later_year: Path) -> None:
     assert {row["definition"] for row in tables["returns"]} == {"status_at_cutoff"}
     cohorts = tables["prepared_returns_in_year_all_cohorts"]
     assert [row["definition"] for row in cohorts] == ["returned_in_year"]
+
+
+def test_reflection_periods_are_reported_from_the_offers(later_year: Path) -> None:
+    [row] = report(later_year, 2020, "2021-01-31")["tables"]["reflection_periods"]
+    assert (row["victims"], row["offered_reflection_period"]) == (3, 1)
+    assert (row["days_min"], row["days_max"]) == (45, 45)
 
 
 def test_forms_are_published_in_groups_and_by_any_form(later_year: Path) -> None:

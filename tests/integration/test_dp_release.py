@@ -363,7 +363,11 @@ def test_metadata_states_the_contract(releases: list[tuple[Release, list[Any]]])
     privacy = meta["privacy"]
     assert privacy["epsilon_total"] == pytest.approx(5.0)
     assert privacy["marker"] == "<5"
-    assert privacy["derived_tables"] == ["victims_by_year", "labour_by_industry"]
+    assert privacy["derived_tables"] == [
+        "victims_by_year",
+        "by_exploitation_group",
+        "labour_by_industry",
+    ]
     for name, table_meta in privacy["tables"].items():
         if name in privacy["derived_tables"]:
             assert not table_meta["measured"] and table_meta["epsilon"] == 0, name

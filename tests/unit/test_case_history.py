@@ -184,8 +184,10 @@ def test_a_complete_history_folds_into_the_victim_fact() -> None:
         "accommodation",
         "departed_on",
         "days_in_denmark",
+        "reflection_days",
     )
     assert isinstance(fact, FactRow)
+    assert fact.reflection_days == 30  # the offer's reflection period
     assert (fact.year, fact.assessed_on, fact.authority) == (
         2012,
         "2012-03-10",

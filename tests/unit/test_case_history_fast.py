@@ -123,7 +123,9 @@ def payloads(draw: st.DrawFn, kind: str) -> dict[str, Any]:
             assessment["kind"] = kind
         return assessment
     if kind == "SupportOffered":
-        return {"reflection_days": 30}
+        # Which offer's reflection period the fact shows is a first-of-its-kind pick.
+        days = draw(st.sampled_from((None, 0, 30, 45, 180)))
+        return {} if days is None else {"reflection_days": days}
     if kind == "SupportStatusChanged":
         # The one status with a detail (return_support) is drawn as often as all others.
         others = [c for c in SupportStatus.codes() if c not in ("none", "return_supported_cmm")]

@@ -17,7 +17,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.codes import AgeBand, Authority, Channel, ExploitationForm, Gender, Industry
+from domain.codes import (
+    AgeBand,
+    Authority,
+    Channel,
+    ExploitationForm,
+    ExploitationGroup,
+    Gender,
+    Industry,
+)
 from domain.countries import COUNTRIES
 from privacy.estimate import layout, margin_of_error, round_estimate
 from privacy.mechanisms import bound_persons, exact_counts_many, table_specs
@@ -90,6 +98,14 @@ def test_noise_free_measurements_give_every_table_back(seed: int) -> None:
     assert released["labour_by_industry"].values == _count(labour, "industry", Industry.codes())
     assert released["by_gender"].values == _count(facts, "gender", Gender.codes())
     assert released["by_age_band"].values == _count(facts, "age_band", AgeBand.codes())
+    # The groups of forms, measured by nothing of their own: the sums of their forms.
+    groups = facts["exploitation"].map(lambda f: ExploitationForm(f).group.value)
+    assert released["by_exploitation_group"].values == _count(
+        pd.DataFrame({"group": groups}), "group", ExploitationGroup.codes()
+    )
+    assert PARAMS.epsilon_for("by_exploitation") > 0
+    with pytest.raises(ValueError, match="'by_exploitation_group' is not measured"):
+        PARAMS.epsilon_for("by_exploitation_group")
     specs = table_specs(YEAR)
     # Every table, derived ones included, as the counting code would count it.
     every = exact_counts_many(
@@ -127,9 +143,12 @@ def test_released_integers_are_within_one_of_the_fit_and_add_up(seed: int) -> No
         f0 = plan.offsets[fine][0]
         index = {cell: i for i, cell in enumerate(specs[coarse].cells)}
         sums: Counter[int] = Counter()
-        where = [specs[fine].dims.index(d) for d in specs[coarse].dims]
         for i, cell in enumerate(specs[fine].cells):
-            sums[index[tuple(cell[w] for w in where)]] += int(rounded[f0 + i])
+            if coarse == "by_exploitation_group":  # forms into their groups
+                key: tuple[str, ...] = (ExploitationForm(cell[0]).group.value,)
+            else:  # a margin over the dimensions the two tables share
+                key = tuple(cell[specs[fine].dims.index(d)] for d in specs[coarse].dims)
+            sums[index[key]] += int(rounded[f0 + i])
         for j in range(len(specs[coarse].cells)):
             assert sums[j] == int(rounded[c0 + j]), (coarse, j)
 
@@ -172,3 +191,23 @@ def test_margins_depend_only_on_public_parameters() -> None:
     rb = released_values(b.measure(), YEAR, PARAMS)
     for name in RELEASED_TABLES:
         assert ra[name].moe95 == rb[name].moe95, name
+
+
+def test_the_group_of_forced_labour_and_criminality_is_published_when_one_form_is_small() -> None:
+    """Issue 13, point 4: with few victims of forced criminality their cell is suppressed, but
+    the annual report's group of forced labour and forced criminality is a table of the
+    release, large enough to publish (noise-free measurements, so the test is exact)."""
+    from privacy.release import release_from_measurements
+
+    facts = _persons(4, 40)
+    facts["exploitation"] = (
+        ["forced_labour"] * 20 + ["forced_criminality"] * 2 + ["sexual_exploitation"] * 18
+    )
+    facts["industry"] = ["cleaning"] * 20 + [None] * 20
+    prepared = prepare_release(_inputs(facts), YEAR, PARAMS)
+    release = release_from_measurements(dict(prepared._exact), YEAR, PARAMS)
+    forms = release.tables["by_exploitation"].set_index("exploitation")
+    groups = release.tables["by_exploitation_group"].set_index("exploitation_group")
+    assert forms.loc["forced_criminality", "status"] == "suppressed"
+    group = groups.loc["forced_labour_and_criminality"]
+    assert (group["status"], int(group["count"])) == ("published", 22)

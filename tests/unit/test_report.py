@@ -432,6 +432,7 @@ def _victim_fact(person_ref: str, **fields: Any) -> FactRow:
         "accommodation": None,
         "departed_on": None,
         "days_in_denmark": None,
+        "reflection_days": None,
     }
     values.update(fields)
     return FactRow(**values)
@@ -440,7 +441,11 @@ def _victim_fact(person_ref: str, **fields: Any) -> FactRow:
 def test_later_years_tables_forms_groups_and_eurostat_breakdowns() -> None:
     facts = facts_frame(
         [
-            _victim_fact("P-00000001", additional_forms="forced_labour,forced_criminality"),
+            _victim_fact(
+                "P-00000001",
+                additional_forms="forced_labour,forced_criminality",
+                reflection_days=30,
+            ),
             _victim_fact(
                 "P-00000002",
                 exploitation="forced_criminality",
@@ -494,3 +499,6 @@ def test_later_years_tables_forms_groups_and_eurostat_breakdowns() -> None:
     summary = tables["age_summary"].iloc[0]
     assert (summary["age_unknown"], summary["minors"], summary["min"]) == (1, 1, 16)
     assert set(tables["returns"]["definition"]) == {"status_at_cutoff"}
+    reflection = tables["reflection_periods"].iloc[0]
+    assert (reflection["victims"], reflection["offered_reflection_period"]) == (4, 1)
+    assert (reflection["days_min"], reflection["days_max"]) == (30, 30)

@@ -25,6 +25,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.events import to_record, validate_event
+from simulation.profile import (
+    PROFILE_HELP,
+    PROFILE_PATH_VARIABLE,
+    demo_events_path,
+    known_profiles,
+    resolve_profile,
+)
 from simulation.simulate import (
     PROFILES_DIR,
     Profile,
@@ -323,6 +330,54 @@ def test_profile_by_name_and_by_path() -> None:
 def test_unknown_profile_names_the_known_ones() -> None:
     with pytest.raises(ProfileError, match=r"no profile 'cmm-1999'.*known profiles: .*cmm-2012"):
         load_profile("cmm-1999")
+
+
+def shifted_profile(year: int, earlier_victims: bool = True) -> dict[str, Any]:
+    """The 2012 profile moved to ``year``: a new year's profile is data, not code."""
+    data: dict[str, Any] = json.loads((PROFILES_DIR / "cmm-2012.json").read_text("utf-8"))
+    data["name"] = f"shifted-{year}"
+    data["year"] = year
+    data["status_cutoff"] = f"{year + 1}-01-31"
+    data["earlier_victims"]["assessed_year"] = year - 1
+    if not earlier_victims:
+        data["earlier_victims"]["groups"] = []
+    return data
+
+
+def test_a_new_years_profile_is_found_by_name_in_the_profile_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    (folder / "shifted-2019.json").write_text(json.dumps(shifted_profile(2019)), "utf-8")
+    with pytest.raises(ProfileError, match=r"no profile 'shifted-2019'.*CMM_PROFILE_PATH"):
+        load_profile("shifted-2019")
+    monkeypatch.setenv(PROFILE_PATH_VARIABLE, str(folder))
+    assert load_profile("shifted-2019").year == 2019
+    assert "shifted-2019" in known_profiles() and "cmm-2012" in known_profiles()
+    assert resolve_profile(folder / "shifted-2019.json") == folder / "shifted-2019.json"
+    assert resolve_profile("cmm-2012") == PROFILES_DIR / "cmm-2012.json"
+    assert "NAME or PATH" in PROFILE_HELP and PROFILE_PATH_VARIABLE in PROFILE_HELP
+
+
+def test_demo_events_go_into_the_data_directory(tmp_path: Path) -> None:
+    profile = load_profile(PROFILES_DIR / "cmm-2012.json")  # given by path
+    path = demo_events_path(tmp_path / "data", profile, seed=3, scale=2)
+    assert path.is_relative_to(tmp_path / "data")
+    assert path.name == "cmm-2012-seed3-x2.jsonl"
+
+
+@pytest.mark.parametrize("year", [2013, 2014, 2019, 2024])
+def test_a_years_logs_and_victims_lie_in_that_year_whatever_weekday_it_starts_on(
+    year: int,
+) -> None:
+    from projections.report import build_report
+
+    records = list(simulate(parse_profile(shifted_profile(year)), seed=year))
+    logs = [r for r in records if r["type"] == "OutreachActivityLogged"]
+    assert {r["occurred_at"][:4] for r in logs} == {str(year)}
+    tables = build_report(records, year, f"{year + 1}-01-31")
+    assert int(tables["by_gender"]["count"].sum()) == 66
 
 
 def test_profile_that_is_not_json(tmp_path: Path) -> None:
