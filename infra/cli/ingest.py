@@ -21,16 +21,16 @@ from infra.cli.common import (
     LangOption,
     Store,
     Terminated,
+    UsageError,
     epilog,
     say,
     settings_of,
     stop_on_sigterm,
 )
 from infra.cli.progress import Progress
+from simulation.profile import PROFILE_HELP
 
-Profile = Annotated[
-    str, typer.Option(metavar="NAME", help="Simulation profile (simulation/profiles/*.json).")
-]
+Profile = Annotated[str, typer.Option(metavar="NAME|PATH", help=PROFILE_HELP)]
 Seed = Annotated[
     int, typer.Option(metavar="N", help="Random seed: the same seed gives the same events.")
 ]
@@ -107,6 +107,16 @@ def ingest(
     return exit_code
 
 
+def _profile(name_or_path: str) -> Any:
+    """The profile ``--profile`` names, or a usage error saying where it was looked for."""
+    from simulation.profile import ProfileError, load_profile
+
+    try:
+        return load_profile(name_or_path)
+    except ProfileError as error:
+        raise UsageError(f"--profile {name_or_path}: {error}") from None
+
+
 def simulate(
     out: Annotated[Path, typer.Option(metavar="FILE", help="The JSON-lines file to write.")],
     profile: Profile = "cmm-2012",
@@ -115,12 +125,13 @@ def simulate(
 ) -> int:
     """Write a synthetic event stream: a year of cases, hotline calls and outreach shaped
     like the centre's published figures. Nothing in it is about a real person."""
-    from simulation.simulate import load_profile, write_jsonl
     from simulation.simulate import simulate as simulated
+    from simulation.simulate import write_jsonl
 
+    chosen = _profile(profile)
     progress = Progress("simulate")
     count = write_jsonl(
-        simulated(load_profile(profile), seed=seed, scale=scale),
+        simulated(chosen, seed=seed, scale=scale),
         out,
         progress=lambda n: progress(n),
     )
@@ -146,13 +157,15 @@ def demo(
     from infra.cli.tables import print_tables
     from infra.settings import Settings
     from infra.wiring import adapters
-    from simulation.simulate import load_profile, write_jsonl
+    from simulation.profile import demo_events_path
     from simulation.simulate import simulate as simulated
+    from simulation.simulate import write_jsonl
 
+    chosen = _profile(profile)
     where = data_dir or Path(tempfile.mkdtemp(prefix="cmm-demo-"))
     ports = adapters(Settings.from_env(data_dir=where, store="sqlite"))
-    chosen = load_profile(profile)
-    events_file = where / f"{profile}-seed{seed}.jsonl"
+    events_file = demo_events_path(where, chosen, seed, scale)
+    events_file.parent.mkdir(parents=True, exist_ok=True)
     say(f"demo: data in {where}")
     progress = Progress("1/3 simulate")
     count = write_jsonl(simulated(chosen, seed=seed, scale=scale), events_file, progress=progress)
