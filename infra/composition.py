@@ -15,6 +15,7 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from infra.app import APPLICATION_NAME, LedgerApplication
+from infra.ledgers.access import AccessLedger
 from infra.ledgers.base import open_ledger_application
 from infra.ledgers.budget import BudgetLedger, import_legacy_file
 from infra.ledgers.partner import PartnerLedger
@@ -69,6 +70,11 @@ def open_budget_ledger(settings: Settings) -> BudgetLedger:
 def open_partner_ledger(settings: Settings) -> PartnerLedger:
     """The partner ledger in the configured store's database."""
     return open_ledger_application(PartnerLedger, application_env(settings))
+
+
+def open_access_ledger(settings: Settings) -> AccessLedger:
+    """The users and the audit trail in the configured store's database."""
+    return open_ledger_application(AccessLedger, application_env(settings))
 
 
 def open_view(settings: Settings) -> LedgerView:

@@ -86,6 +86,11 @@ def adapters(settings: Settings) -> Adapters:
 
         return _PartnerLedgerPort(open_partner_ledger(settings))
 
+    def open_access_ledger() -> Any:
+        from infra.composition import open_access_ledger
+
+        return open_access_ledger(settings)
+
     def stage(out_dir: Path) -> Any:
         from infra.package_out import stage
 
@@ -110,4 +115,5 @@ def adapters(settings: Settings) -> Adapters:
         write_release=write_release,
         max_year_epsilon=settings.max_year_epsilon,
         clock_skew_seconds=settings.clock_skew_seconds,
+        open_access_ledger=open_access_ledger,
     )

@@ -1,0 +1,98 @@
+"""Authorisation, in one place: every route declares who may call it with :func:`allow`
+(roles) or :func:`public` (no token), and :func:`check_rules` refuses an app with a route
+that declares neither.
+
+- No ``Authorization: Bearer`` header, or a token that is unknown, revoked or expired: 401.
+- A valid token of a role the route does not allow: 403.
+- A public route never looks at a token.
+
+Neither tokens nor their hashes are logged or echoed; a refusal says only which of the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from application.access import ROLES, Principal, authenticate
+
+OPEN_PATHS = frozenset({"/openapi.json"})
+"""Routes FastAPI adds itself that need no rule: the API's description is public."""
+
+
+class Rule:
+    """The roles a route allows (none: public). A dependency: FastAPI calls it before the
+    route, with the request, and the route receives the :class:`Principal` (or None)."""
+
+    def __init__(self, roles: Iterable[str], *, public: bool = False) -> None:
+        self.roles = frozenset(roles)
+        self.public = public
+        unknown = self.roles - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}")
+        if public == bool(self.roles):
+            raise ValueError("a rule is public or names roles, not both or neither")
+
+    def __call__(self, request: Request) -> Principal | None:
+        if self.public:
+            return None
+        principal = _principal(request)
+        request.state.principal = principal
+        if principal is None:
+            raise HTTPException(
+                401,
+                "a valid bearer token is required (Authorization: Bearer TOKEN)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if principal.role not in self.roles:
+            raise HTTPException(
+                403,
+                f"the role {principal.role} may not use this route "
+                f"({', '.join(sorted(self.roles))} may)",
+            )
+        return principal
+
+
+def _principal(request: Request) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return authenticate(request.app.state.access, token.strip())
+
+
+def allow(*roles: str) -> Any:
+    """The route's rule: only tokens of these roles (a ``Depends`` for its signature)."""
+    return Depends(Rule(roles))
+
+
+def public() -> Any:
+    """The route's rule: anyone, with no token."""
+    return Depends(Rule((), public=True))
+
+
+def rule_of(route: APIRoute) -> Rule | None:
+    """The rule a route declared, or None."""
+    rules = [d.call for d in route.dependant.dependencies if isinstance(d.call, Rule)]
+    return rules[0] if len(rules) == 1 else None
+
+
+class MissingRule(RuntimeError):
+    """A route that declares no rule (or more than one): the app is not built."""
+
+
+def check_rules(routes: Iterable[BaseRoute]) -> None:
+    """Refuse (:class:`MissingRule`) any route without exactly one rule."""
+    for route in routes:
+        path = getattr(route, "path", repr(route))
+        if isinstance(route, APIRoute):
+            if rule_of(route) is None:
+                raise MissingRule(
+                    f"the route {sorted(route.methods or ())} {path} declares no rule"
+                )
+        elif path not in OPEN_PATHS:
+            raise MissingRule(f"the route {path} is not an API route with a rule")
