@@ -12,7 +12,16 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.common import EXIT_OK, DataDir, Store, epilog, parse_date, say, settings_of
+from infra.cli.common import (
+    EXIT_OK,
+    DataDir,
+    Store,
+    epilog,
+    existing_store,
+    parse_date,
+    say,
+    settings_of,
+)
 
 
 def _who() -> tuple[str, str]:
@@ -58,7 +67,9 @@ def revoke(
     from infra.composition import open_access_ledger
 
     by, where = _who()
-    revoke_user(open_access_ledger(settings_of(data_dir, store)), name, by=by, client=where)
+    revoke_user(
+        open_access_ledger(existing_store(settings_of(data_dir, store))), name, by=by, client=where
+    )
     say(f"user {name} revoked")
     return EXIT_OK
 
@@ -69,7 +80,7 @@ def list_(data_dir: DataDir = None, store: Store = None) -> int:
     from infra.cli.tables import print_rows
     from infra.composition import open_access_ledger
 
-    rows = list_users(open_access_ledger(settings_of(data_dir, store)))
+    rows = list_users(open_access_ledger(existing_store(settings_of(data_dir, store))))
     print_rows(rows, sys.stdout, empty="(no users)")
     return EXIT_OK
 
@@ -93,7 +104,7 @@ def audit(
 
     first = date.fromisoformat(parse_date(since)) if since else datetime.now(UTC).date()
     last = date.fromisoformat(parse_date(until)) if until else first
-    ledger = open_access_ledger(settings_of(data_dir, store))
+    ledger = open_access_ledger(existing_store(settings_of(data_dir, store)))
     for entry in audit_trail(ledger, first, last, person):
         print(json.dumps(entry, ensure_ascii=False))
     return EXIT_OK

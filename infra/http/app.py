@@ -13,7 +13,7 @@ from fastapi.routing import APIRouter
 from application.report import ReportRefused
 from infra.http.audit import AuditMiddleware
 from infra.http.routes import ROUTERS
-from infra.http.rules import check_rules
+from infra.http.rules import TokenFailures, check_rules
 from infra.settings import Settings
 
 
@@ -27,10 +27,12 @@ def create_app(
     *,
     releases: Path | None = None,
     routers: Sequence[APIRouter] = ROUTERS,
+    token_failures: TokenFailures | None = None,
 ) -> FastAPI:
     """The API over the configured store; ``releases``: the folder of published packages
-    the public may read. Refuses (``infra.http.rules.MissingRule``) to build an app with a
-    route that declares no authorisation rule."""
+    the public may read; ``token_failures``: how many wrong tokens a client may present
+    (:class:`infra.http.rules.TokenFailures`). Refuses (``infra.http.rules.MissingRule``)
+    to build an app with a route that declares no authorisation rule."""
     from infra.composition import open_access_ledger
     from infra.wiring import adapters
 
@@ -47,6 +49,7 @@ def create_app(
     app.state.adapters = adapters(settings)
     app.state.access = open_access_ledger(settings)
     app.state.releases = releases
+    app.state.token_failures = token_failures or TokenFailures()
     app.add_middleware(AuditMiddleware)
 
     @app.exception_handler(ReportRefused)

@@ -5,12 +5,18 @@ that declares neither.
 - No ``Authorization: Bearer`` header, or a token that is unknown, revoked or expired: 401.
 - A valid token of a role the route does not allow: 403.
 - A public route never looks at a token.
+- A client that presented :data:`FAILURES_ALLOWED` wrong tokens within
+  :data:`FAILURE_WINDOW` seconds gets 429 on every route that needs a token until the
+  window has passed, whatever it presents: guessing tokens is slowed down.
 
 Neither tokens nor their hashes are logged or echoed; a refusal says only which of the two.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,8 +26,40 @@ from starlette.routing import BaseRoute
 
 from application.access import ROLES, Principal, authenticate
 
+FAILURES_ALLOWED = 30
+FAILURE_WINDOW = 60.0
+
 OPEN_PATHS = frozenset({"/openapi.json"})
 """Routes FastAPI adds itself that need no rule: the API's description is public."""
+
+
+class TokenFailures:
+    """The recent wrong tokens of each client address (in this process)."""
+
+    def __init__(self, allowed: int = FAILURES_ALLOWED, window: float = FAILURE_WINDOW) -> None:
+        self.allowed = allowed
+        self.window = window
+        self._lock = threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._seen.setdefault(client, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._seen[client]  # no memory kept of a client that stopped failing
+            return deque()
+        return times
+
+    def blocked(self, client: str) -> bool:
+        with self._lock:
+            return len(self._recent(client, time.monotonic())) >= self.allowed
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._recent(client, now)
+            self._seen.setdefault(client, deque()).append(now)
 
 
 class Rule:
@@ -40,8 +78,15 @@ class Rule:
     def __call__(self, request: Request) -> Principal | None:
         if self.public:
             return None
-        principal = _principal(request)
+        failures: TokenFailures = request.app.state.token_failures
+        client = request.client.host if request.client is not None else "-"
+        if failures.blocked(client):
+            raise HTTPException(429, "too many wrong tokens from this address; try later")
+        token = _token(request)
+        principal = None if token is None else authenticate(request.app.state.access, token)
         request.state.principal = principal
+        if token is not None and principal is None:
+            failures.failed(client)
         if principal is None:
             raise HTTPException(
                 401,
@@ -57,12 +102,13 @@ class Rule:
         return principal
 
 
-def _principal(request: Request) -> Principal | None:
+def _token(request: Request) -> str | None:
+    """The bearer token the request presents, if any."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return authenticate(request.app.state.access, token.strip())
+    return token.strip()
 
 
 def allow(*roles: str) -> Any:

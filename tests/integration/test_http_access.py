@@ -356,6 +356,10 @@ def test_logs_hold_no_person_ref_or_token(
 def test_cmm_users_prints_the_token_once_and_stores_its_hash(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     env = cmm_env(settings)
+    for read in (["users", "list"], ["audit"], ["users", "revoke", "feed"]):
+        nothing = run_cmm(read, env)
+        assert nothing.returncode == 2 and "no event store" in nothing.stderr
+        assert not settings.data_dir.exists()  # read commands never create a data directory
     added = run_cmm(["users", "add", "feed", "--role", "source", "--source", "police"], env)
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip().splitlines()[-1]
@@ -409,3 +413,17 @@ def test_cmm_serve_answers_on_its_port(world: World, tmp_path: Path) -> None:
         server.kill()
     assert world.person_ref not in server.output()
     assert "GET /v1/cases/{person_ref} 200" in server.output()
+
+
+def test_guessing_tokens_is_slowed_down(world: World) -> None:
+    from infra.http.rules import TokenFailures
+
+    app = create_app(world.settings, token_failures=TokenFailures(allowed=3, window=3600))
+    with TestClient(app) as client:
+        good = world.headers("admin")
+        assert client.get("/v1/audit", headers=good).status_code == 200
+        for attempt in range(3):
+            wrong = {"Authorization": f"Bearer guess-{attempt}"}
+            assert client.get("/v1/audit", headers=wrong).status_code == 401
+        assert client.get("/v1/audit", headers=good).status_code == 429
+        assert client.get("/v1/releases").status_code == 200  # public routes stay open
