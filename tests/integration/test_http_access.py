@@ -1,4 +1,5 @@
-"""The HTTP API's access rules, audit trail and event submission, on a real SQLite store.
+"""The HTTP API's access rules, audit trail and event submission, on a real SQLite store and
+on PostgreSQL.
 
 The isolation test walks every route the app serves with a token of every role, with a
 revoked one and with none, and checks each answer against the rule written here for that
@@ -29,7 +30,15 @@ from infra.http.routes import ROUTERS
 from infra.http.rules import MissingRule, allow
 from infra.settings import Settings
 from infra.wiring import adapters
-from tests.integration.conftest import CmmProcess, cmm_env, run_cmm, sample_events, wait_until
+from tests.integration.conftest import (
+    CmmProcess,
+    cmm_env,
+    create_database,
+    drop_database,
+    run_cmm,
+    sample_events,
+    wait_until,
+)
 
 YEAR, AS_OF = 2012, "2013-01-31"
 
@@ -49,8 +58,8 @@ here: a new route is reviewed here, with its rule."""
 class World:
     """A store with the 2012 events, a user of every role, a revoked one, and a release."""
 
-    def __init__(self, root: Path) -> None:
-        self.settings = Settings(data_dir=root / "data")
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.settings = settings
         self.events = sample_events()
         source_file = root / "events.jsonl"
         source_file.write_text("".join(json.dumps(e) + "\n" for e in self.events), encoding="utf8")
@@ -89,9 +98,21 @@ class World:
         return {} if role is None else {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return World(tmp_path_factory.mktemp("http"))
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The same world on SQLite and on PostgreSQL (a database of its own, dropped after)."""
+    root = tmp_path_factory.mktemp(f"http-{request.param}")
+    if request.param == "sqlite":
+        yield World(root, Settings(data_dir=root / "data"))
+        return
+    admin_dsn = request.getfixturevalue("postgres_dsn")
+    dsn = create_database(admin_dsn)
+    try:
+        yield World(root, Settings(data_dir=root / "data", store="postgres", postgres_dsn=dsn))
+    finally:
+        drop_database(admin_dsn, dsn)
 
 
 @pytest.fixture
