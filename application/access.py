@@ -19,7 +19,12 @@ from typing import Any, Protocol
 from domain.access import ROLES, AuditDay, UserDirectory, UserRefused
 from domain.codes import Source
 
-__all__ = ["ROLES", "AccessLedger", "Principal", "UserRefused"]
+__all__ = ["ROLES", "AccessLedger", "AuditRefused", "Principal", "UserRefused"]
+
+
+class AuditRefused(ValueError):
+    """A query of the audit trail that cannot be meant; the message starts with the field."""
+
 
 USER_FIELDS = ("name", "role", "source", "expires_at", "added_by", "added_at", "revoked_at")
 """What ``cmm users list`` shows of a user (never its token's hash)."""
@@ -192,9 +197,9 @@ def audit(
     """The audit trail's entries of the days ``since`` to ``until`` (UTC), in order;
     ``person_ref``: only the entries that read that person."""
     if until < since:
-        raise UserRefused(f"until {until} is before since {since}")
+        raise AuditRefused(f"until {until} is before since {since}")
     if (until - since).days > 366:
-        raise UserRefused("since and until may be at most 366 days apart")
+        raise AuditRefused("until may be at most 366 days after since")
     entries: list[dict[str, Any]] = []
     day = since
     while day <= until:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRouter
 
+from application.access import AuditRefused
 from application.report import ReportRefused
 from infra.http.audit import AuditMiddleware
 from infra.http.routes import ROUTERS
@@ -57,6 +58,14 @@ def create_app(
         message = str(error)
         return JSONResponse(
             {"detail": [{"loc": ["query", _field_of(message)], "msg": message}]},
+            status_code=422,
+        )
+
+    @app.exception_handler(AuditRefused)
+    def audit_refused(request: Request, error: AuditRefused) -> JSONResponse:
+        message = str(error)
+        return JSONResponse(
+            {"detail": [{"loc": ["query", message.split()[0]], "msg": message}]},
             status_code=422,
         )
 
