@@ -448,3 +448,35 @@ def test_guessing_tokens_is_slowed_down(world: World) -> None:
             assert client.get("/v1/audit", headers=wrong).status_code == 401
         assert client.get("/v1/audit", headers=good).status_code == 429
         assert client.get("/v1/releases").status_code == 200  # public routes stay open
+
+
+def _cells(frame: Any) -> list[list[Any]]:
+    """A frame's values, missing ones as None (NaN and NA alike), numbers compared as numbers."""
+    values = frame.astype(object)
+    values = values.where(values.notna(), None)
+    return [list(row) for row in values.itertuples(index=False)]
+
+
+def test_the_python_client_returns_the_report_as_labelled_frames(
+    world: World, client: TestClient
+) -> None:
+    from infra.http.client import ApiError, Client
+
+    api = Client(token=world.tokens["analyst"], http=client)
+    tables = api.report(YEAR, AS_OF)
+    expected = annual_report(adapters(world.settings), YEAR, AS_OF)
+    assert set(tables) == set(expected)
+    for name, frame in tables.items():
+        plain = frame[[c for c in frame.columns if not str(c).endswith("_label")]]
+        want = expected[name]
+        assert list(plain.columns) == [str(c) for c in want.columns], name
+        assert _cells(plain) == _cells(want), name
+        assert frame.attrs["as_of"] == AS_OF
+    by_exploitation = tables["by_exploitation"]
+    assert "exploitation_label" in by_exploitation.columns
+    assert "Forced labour" in set(by_exploitation["exploitation_label"])
+    with pytest.raises(ApiError, match="as_of"):
+        api.report(YEAR, "2012-06-30")
+    with pytest.raises(ApiError) as refused:
+        api.cases()
+    assert refused.value.status == 403
