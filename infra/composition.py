@@ -77,6 +77,19 @@ def open_access_ledger(settings: Settings) -> AccessLedger:
     return open_ledger_application(AccessLedger, application_env(settings))
 
 
+def case_timeline(settings: Settings, person_ref: str) -> list[dict[str, Any]]:
+    """A person's events in the order they happened (none: an empty list)."""
+    from eventsourcing.application import AggregateNotFoundError
+
+    application = ledger_application(settings)
+    try:
+        return application.case(person_ref).in_occurrence_order()
+    except AggregateNotFoundError:
+        return []
+    finally:
+        application.close()
+
+
 def open_view(settings: Settings) -> LedgerView:
     """The read model for the store the settings choose (a tracking recorder with the
     read-model tables, ``infra.view.LedgerView``), its tables created if need be."""

@@ -88,9 +88,11 @@ class Client:
         """The cases (role ``case_worker``); ``flagged``: only those to look at."""
         return pd.DataFrame(self._get("/v1/cases", flagged=str(flagged).lower()))
 
-    def case(self, person_ref: str) -> pd.DataFrame:
-        """One case's current state (role ``case_worker``)."""
-        return pd.DataFrame(self._get(f"/v1/cases/{person_ref}"))
+    def case(self, person_ref: str) -> tuple[dict[str, Any], pd.DataFrame]:
+        """One case's current state and its timeline, one event a row (role
+        ``case_worker``)."""
+        found = self._get(f"/v1/cases/{person_ref}")
+        return found["case"], pd.DataFrame(found["timeline"])
 
     def releases(self) -> list[dict[str, Any]]:
         """The published releases (no token needed)."""

@@ -56,19 +56,19 @@ def report(
     return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
 
 
-@cases.get("/v1/cases/{person_ref}", summary="One case's current state")
+@cases.get("/v1/cases/{person_ref}", summary="One case's current state and its timeline")
 def case(
     request: Request,
     who: Annotated[Principal, allow("case_worker")],
     person_ref: Annotated[str, Path(pattern=PERSON_REF)],
-) -> list[dict[str, Any]]:
-    from application.cases import cases as case_rows
+) -> dict[str, Any]:
+    from application.case_detail import case_detail
 
     note(request, person_refs=[person_ref])
-    rows = case_rows(_adapters(request), person_ref)
-    if not rows:
+    found = case_detail(_adapters(request), person_ref)
+    if found is None:
         raise HTTPException(404, "person_ref: no case of that person_ref")
-    return rows
+    return found
 
 
 @cases.get("/v1/cases", summary="The cases, or those that need attention")

@@ -237,7 +237,11 @@ def _entries(world: World) -> list[dict[str, Any]]:
 def test_case_reads_are_audited_failed_ones_too(world: World, client: TestClient) -> None:
     before = len(_entries(world))
     read = client.get(f"/v1/cases/{world.person_ref}", headers=world.headers("case_worker"))
-    assert read.status_code == 200 and read.json()[0]["person_ref"] == world.person_ref
+    assert read.status_code == 200 and read.json()["case"]["person_ref"] == world.person_ref
+    timeline = read.json()["timeline"]
+    mine = [e for e in world.events if e.get("person_ref") == world.person_ref]
+    assert sorted(e["event_id"] for e in timeline) == sorted(e["event_id"] for e in mine)
+    assert [e["occurred_at"] for e in timeline] == sorted(e["occurred_at"] for e in timeline)
     missing = "ZZ-0123456789abcdef"
     assert (
         client.get(f"/v1/cases/{missing}", headers=world.headers("case_worker")).status_code == 404
