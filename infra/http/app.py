@@ -12,6 +12,7 @@ from fastapi.routing import APIRouter
 
 from application.access import AuditRefused
 from application.report import ReportRefused
+from application.report_cache import ReportCache
 from infra.http.audit import AuditMiddleware
 from infra.http.routes import ROUTERS
 from infra.http.rules import TokenFailures, check_rules
@@ -48,6 +49,7 @@ def create_app(
     )
     check_rules(app.routes)
     app.state.adapters = adapters(settings)
+    app.state.reports = ReportCache(app.state.adapters)
     app.state.access = open_access_ledger(settings)
     app.state.releases = releases
     app.state.token_failures = token_failures or TokenFailures()

@@ -38,22 +38,28 @@ def report(
     table: Annotated[str | None, Query(description="One table (required for CSV)")] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
-    from application.report import annual_report
     from infra.report_out import report_document
 
-    tables = annual_report(_adapters(request), year, as_of.isoformat())
-    if table is not None and table not in tables:
-        raise HTTPException(422, f"table: no table {table!r}; one of {', '.join(tables)}")
-    chosen = tables if table is None else {table: tables[table]}
+    reports, cut_off = request.app.state.reports, as_of.isoformat()
+    names = list(reports.annual_report(year, cut_off))
+    if table is not None and table not in names:
+        raise HTTPException(422, f"table: no table {table!r}; one of {', '.join(names)}")
     if accept is not None and "text/csv" in accept:
         if table is None:
             raise HTTPException(
-                422, f"table: CSV holds one table; name it (?table=), one of {', '.join(tables)}"
+                422, f"table: CSV holds one table; name it (?table=), one of {', '.join(names)}"
             )
-        text = chosen[table].to_csv(index=False, na_rep="")
+        text = reports.rendered(
+            year, cut_off, f"csv:{table}", lambda t: t[table].to_csv(index=False, na_rep="")
+        )
         return Response(text, media_type="text/csv; charset=utf-8")
-    document = report_document(chosen, year, as_of.isoformat())
-    return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
+
+    def document(tables: dict[str, Any]) -> bytes:
+        chosen = tables if table is None else {table: tables[table]}
+        return json.dumps(report_document(chosen, year, cut_off), ensure_ascii=False).encode()
+
+    body = reports.rendered(year, cut_off, f"json:{table or ''}", document)
+    return Response(body, media_type="application/json")
 
 
 @cases.get("/v1/cases/{person_ref}", summary="One case's current state and its timeline")

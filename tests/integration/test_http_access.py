@@ -484,3 +484,29 @@ def test_the_python_client_returns_the_report_as_labelled_frames(
     with pytest.raises(ApiError) as refused:
         api.cases()
     assert refused.value.status == 403
+
+
+def test_a_kept_report_gives_way_to_new_events(world: World, client: TestClient) -> None:
+    analyst = world.headers("analyst")
+    params = {"as_of": AS_OF}
+    before = client.get(f"/v1/reports/{YEAR}", params=params, headers=analyst).json()
+    assert client.get(f"/v1/reports/{YEAR}", params=params, headers=analyst).json() == before
+    person = f"{world.person_ref.split('-')[0]}-{uuid.uuid4().hex[:16]}"
+    new_case = [
+        {**e, "event_id": str(uuid.uuid4()), "person_ref": person}
+        for e in world.events
+        if e.get("person_ref") == world.person_ref and e["source"] == world.source
+    ]
+    body = "\n".join(json.dumps(e) for e in new_case)
+    posted = client.post(
+        "/v1/events",
+        content=body,
+        headers={**world.headers("source"), "Content-Type": "application/x-ndjson"},
+    )
+    assert posted.status_code == 200 and posted.json()["stored"] == len(new_case)
+    after = client.get(f"/v1/reports/{YEAR}", params=params, headers=analyst).json()
+    assert after["tables"] != before["tables"]
+    from infra.report_out import report_document
+
+    exact = report_document(annual_report(adapters(world.settings), YEAR, AS_OF), YEAR, AS_OF)
+    assert after["tables"] == json.loads(json.dumps(exact["tables"]))
