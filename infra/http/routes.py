@@ -81,11 +81,17 @@ def case(
 def case_list(
     request: Request,
     who: Annotated[Principal, allow("case_worker")],
-    flagged: Annotated[bool, Query(description="Only cases whose history is inconsistent")] = False,
+    flagged: Annotated[bool, Query(description="Cases whose history is inconsistent")] = False,
+    unanswered_days: Annotated[
+        int | None, Query(ge=0, le=36500, description="Support offered, no answer for N days")
+    ] = None,
+    on: Annotated[date | None, Query(description="The day unanswered_days counts to")] = None,
 ) -> list[dict[str, Any]]:
-    from application.cases import cases as case_rows
+    from application.case_detail import needing_attention
 
-    rows = case_rows(_adapters(request), flagged=flagged)
+    rows = needing_attention(
+        _adapters(request), flagged=flagged, unanswered_days=unanswered_days, on=on
+    )
     note(request, person_refs=[r["person_ref"] for r in rows])
     return rows
 

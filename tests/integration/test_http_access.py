@@ -510,3 +510,27 @@ def test_a_kept_report_gives_way_to_new_events(world: World, client: TestClient)
 
     exact = report_document(annual_report(adapters(world.settings), YEAR, AS_OF), YEAR, AS_OF)
     assert after["tables"] == json.loads(json.dumps(exact["tables"]))
+
+
+def test_cases_needing_attention(world: World, client: TestClient) -> None:
+    worker = world.headers("case_worker")
+    every = client.get("/v1/cases", headers=worker).json()
+    offered = [r for r in every if r["status"] == "offered" and r["status_on"]]
+    assert offered, "the 2012 profile has cases offered support with no answer yet"
+    on = "2013-01-31"
+
+    def unanswered(days: int) -> set[str]:
+        answer = client.get("/v1/cases", params={"unanswered_days": days, "on": on}, headers=worker)
+        assert answer.status_code == 200
+        return {r["person_ref"] for r in answer.json()}
+
+    from datetime import date, timedelta
+
+    for days in (0, 30, 90):
+        latest = (date.fromisoformat(on) - timedelta(days=days)).isoformat()
+        assert unanswered(days) == {r["person_ref"] for r in offered if r["status_on"] <= latest}
+    assert unanswered(30) <= unanswered(0)
+    flagged = client.get("/v1/cases", params={"flagged": "true"}, headers=worker).json()
+    assert {r["person_ref"] for r in flagged} == {r["person_ref"] for r in every if r["flags"]}
+    refused = client.get("/v1/cases", params={"unanswered_days": -1}, headers=worker)
+    assert refused.status_code == 422 and "unanswered_days" in refused.text
