@@ -21,6 +21,8 @@ from infra.settings import Settings
 
 def _field_of(message: str) -> str:
     """The query field a report's refusal names (its messages start with the flag)."""
+    if message.startswith("by:"):
+        return "by"
     return "as_of" if message.startswith("--as-of") else "year"
 
 

@@ -62,6 +62,30 @@ def report(
     return Response(body, media_type="application/json")
 
 
+@reports.get("/v1/facts/counts", summary="Assessed victims of a year counted by dimensions")
+def fact_counts(
+    request: Request,
+    who: Annotated[Principal, allow("analyst")],
+    by: Annotated[str, Query(description="Comma-separated dimensions, e.g. gender,exploitation")],
+    year: Annotated[int, Query(ge=1990, le=2099)],
+    as_of: Annotated[date, Query(description="Cut-off YYYY-MM-DD, on or after the year's end")],
+) -> dict[str, Any]:
+    import pandas as pd
+
+    from application.counts import fact_counts as counts_of
+    from infra.report_out import labels_used
+
+    dimensions = [d.strip() for d in by.split(",") if d.strip()]
+    rows = counts_of(_adapters(request), year, as_of.isoformat(), dimensions)
+    return {
+        "year": year,
+        "as_of": as_of.isoformat(),
+        "by": dimensions,
+        "counts": rows,
+        "labels": labels_used({"counts": pd.DataFrame(rows, columns=[*dimensions, "count"])}),
+    }
+
+
 @cases.get("/v1/cases/{person_ref}", summary="One case's current state and its timeline")
 def case(
     request: Request,

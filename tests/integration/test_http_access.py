@@ -44,6 +44,7 @@ YEAR, AS_OF = 2012, "2013-01-31"
 
 RULES: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/v1/reports/{year}"): frozenset({"analyst"}),
+    ("GET", "/v1/facts/counts"): frozenset({"analyst"}),
     ("GET", "/v1/cases/{person_ref}"): frozenset({"case_worker"}),
     ("GET", "/v1/cases"): frozenset({"case_worker"}),
     ("POST", "/v1/events"): frozenset({"source"}),
@@ -136,7 +137,8 @@ def _call(client: TestClient, world: World, route: APIRoute, headers: dict[str, 
             content=json.dumps(world.case_event),
             headers={**headers, "Content-Type": "application/json"},
         )
-    return client.request(method, path, params={"as_of": AS_OF}, headers=headers)
+    params = {"as_of": AS_OF, "year": str(YEAR), "by": "gender"}
+    return client.request(method, path, params=params, headers=headers)
 
 
 def test_every_route_with_every_role_and_none(world: World, client: TestClient) -> None:
@@ -534,3 +536,35 @@ def test_cases_needing_attention(world: World, client: TestClient) -> None:
     assert {r["person_ref"] for r in flagged} == {r["person_ref"] for r in every if r["flags"]}
     refused = client.get("/v1/cases", params={"unanswered_days": -1}, headers=worker)
     assert refused.status_code == 422 and "unanswered_days" in refused.text
+
+
+def test_the_analyst_counts_by_any_dimensions(world: World, client: TestClient) -> None:
+    analyst = world.headers("analyst")
+    tables = annual_report(adapters(world.settings), YEAR, AS_OF)
+    answer = client.get(
+        "/v1/facts/counts",
+        params={"by": "gender", "year": YEAR, "as_of": AS_OF},
+        headers=analyst,
+    )
+    assert answer.status_code == 200
+    counted = {r["gender"]: r["count"] for r in answer.json()["counts"]}
+    by_gender = tables["by_gender"]
+    expected = {
+        g: int(c) for g, c in zip(by_gender["gender"], by_gender["count"], strict=True) if c
+    }
+    assert counted == expected
+    assert answer.json()["labels"]["gender"]["female"]["en"] == "Female"
+    two = client.get(
+        "/v1/facts/counts",
+        params={"by": "gender,exploitation", "year": YEAR, "as_of": AS_OF},
+        headers=analyst,
+    ).json()["counts"]
+    assert sum(r["count"] for r in two) == sum(counted.values())
+    assert all(set(r) == {"gender", "exploitation", "count"} for r in two)
+    for by in ("person_ref", "age", "gender,gender", ""):
+        refused = client.get(
+            "/v1/facts/counts", params={"by": by, "year": YEAR, "as_of": AS_OF}, headers=analyst
+        )
+        assert refused.status_code == 422, by
+        assert "by" in json.dumps(refused.json()["detail"])
+        assert world.person_ref not in refused.text
