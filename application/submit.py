@@ -65,6 +65,9 @@ def submit_events(adapters: Adapters, body: bytes, source: str) -> Submitted:
     line of that source once, the others rejected with their line number and reason."""
     if len(body) > MAX_BODY_BYTES:
         raise SubmissionRefused(f"body: at most {MAX_BODY_BYTES:,} bytes a request")
+    if body.startswith(b"\x1f\x8b"):
+        # The file ingest would unpack it, past the check of each event's source below.
+        raise SubmissionRefused("body: plain JSON lines only, not gzip-compressed")
     lines = body.splitlines()
     refused: dict[int, str] = {}
     kept: list[bytes] = []

@@ -148,7 +148,8 @@ async def submit(
     try:
         result = await run_in_threadpool(submit_events, _adapters(request), body, who.source)
     except SubmissionRefused as refused:
-        raise HTTPException(413, str(refused)) from refused
+        status = 413 if "bytes a request" in str(refused) else 415
+        raise HTTPException(status, str(refused)) from refused
     note(
         request,
         detail={"lines": result.lines, "stored": result.stored, "rejected": len(result.rejected)},

@@ -10,6 +10,7 @@ aggregate as it is now, so no entry is lost.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -32,6 +33,12 @@ class AccessLedger(StoredLedger):
     # memory and brought forward with only the events stored since (eventsourcing's cache
     # with fast-forward; what it hands out is a copy), instead of replayed from the start.
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "16"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The requests of one server all append to the same day's record: taking turns here
+        # spares them the store's refusals and retries (other processes still retry).
+        self._writing = threading.Lock()
 
     def directory(self) -> UserDirectory:
         """The users as stored now (an empty directory if none was ever added)."""
@@ -64,6 +71,10 @@ class AccessLedger(StoredLedger):
         self._save_with(load, lambda audit: audit.record(**entry))
 
     def _save_with(self, load: Callable[[], A], change: Callable[[A], None]) -> None:
+        with self._writing:
+            self._save_with_retries(load, change)
+
+    def _save_with_retries(self, load: Callable[[], A], change: Callable[[A], None]) -> None:
         for attempt in range(SAVE_ATTEMPTS):
             aggregate = load()
             change(aggregate)

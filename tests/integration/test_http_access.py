@@ -324,8 +324,15 @@ def test_a_source_submits_only_as_itself_with_the_reasons_of_ingest(
         headers={**world.headers("source"), "Content-Type": "application/json"},
     )
     assert one.status_code == 200 and one.json()["stored"] == 1
+    # A compressed body would pass the check of each line's source unread: refused whole.
+    import gzip
+
+    theirs_only = json.dumps({**theirs, "event_id": str(uuid.uuid4())}).encode()
+    packed = client.post("/v1/events", content=gzip.compress(theirs_only), headers=headers)
+    assert packed.status_code == 415 and "gzip" in packed.text
     posts = [e for e in _entries(world) if e["route"] == "POST /v1/events"]
-    assert posts[-1]["detail"] == {"lines": 1, "stored": 1, "rejected": 0}
+    assert posts[-1]["status"] == 415 and posts[-1]["who"] == "user-source"
+    assert posts[-2]["detail"] == {"lines": 1, "stored": 1, "rejected": 0}
 
 
 def test_public_release_routes_reach_nothing_else(world: World, client: TestClient) -> None:
