@@ -22,6 +22,7 @@ reports = APIRouter(tags=["analysts"])
 cases = APIRouter(tags=["case workers"])
 events = APIRouter(tags=["partners"])
 releases = APIRouter(tags=["public"])
+publishing = APIRouter(tags=["publishers"])
 admin = APIRouter(tags=["admins"])
 
 
@@ -186,6 +187,42 @@ def release_file(
     return FileResponse(path)
 
 
+@publishing.get("/v1/budget/{year}", summary="A year's privacy budget: allocated, spent, left")
+def budget(
+    request: Request,
+    who: Annotated[Principal, allow("publisher")],
+    year: Annotated[int, Path(ge=1990, le=2099)],
+) -> dict[str, Any]:
+    from application.budget import budget_of_year
+
+    return budget_of_year(_adapters(request), year)
+
+
+@publishing.post("/v1/releases", summary="Publish a year's differentially private release")
+def publish(
+    request: Request,
+    who: Annotated[Principal, allow("publisher")],
+    year: Annotated[int, Query(ge=1990, le=2099)],
+    as_of: Annotated[date, Query(description="Cut-off YYYY-MM-DD, on or after the year's end")],
+) -> dict[str, Any]:
+    import uuid
+
+    from application.publish_dp import publish_dp
+    from application.releases import releases as published
+    from privacy.budget import BudgetError
+
+    root = request.app.state.releases
+    if root is None:
+        raise HTTPException(409, "releases: the server was started without --releases")
+    folder = root / f"dp-{year}-{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
+    try:
+        publish_dp(_adapters(request), year, as_of.isoformat(), folder, released_by=who.name)
+    except BudgetError as refused:
+        raise HTTPException(409, f"year: {refused}") from refused
+    note(request, detail={"release": folder.name, "year": year, "as_of": as_of.isoformat()})
+    return next(r for r in published(root) if r["id"] == folder.name)
+
+
 @admin.get("/v1/audit", summary="The audit trail")
 def audit_trail(
     request: Request,
@@ -200,4 +237,4 @@ def audit_trail(
     return audit(request.app.state.access, first, until or first, person_ref)
 
 
-ROUTERS = (reports, cases, events, releases, admin)
+ROUTERS = (reports, cases, events, releases, publishing, admin)

@@ -49,6 +49,8 @@ RULES: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/v1/cases"): frozenset({"case_worker"}),
     ("POST", "/v1/events"): frozenset({"source"}),
     ("GET", "/v1/audit"): frozenset({"admin"}),
+    ("GET", "/v1/budget/{year}"): frozenset({"publisher"}),
+    ("POST", "/v1/releases"): frozenset({"publisher"}),
     ("GET", "/v1/releases"): None,  # public
     ("GET", "/v1/releases/{release_id}/{name}"): None,
 }
@@ -131,6 +133,9 @@ def _call(client: TestClient, world: World, route: APIRoute, headers: dict[str, 
     }
     path = route.path.format(**{p: values[p] for p in route.param_convertors})
     method = next(iter(route.methods))
+    if method == "POST" and path == "/v1/releases":
+        # The year is not open: an allowed caller is refused by the budget, not the rule.
+        return client.post(path, params={"year": str(YEAR), "as_of": AS_OF}, headers=headers)
     if method == "POST":
         return client.post(
             path,
@@ -160,8 +165,12 @@ def test_every_route_with_every_role_and_none(world: World, client: TestClient) 
             answer = _call(client, world, route, headers)
             where = f"{route.path} as {role or headers or 'nobody'}"
             assert answer.status_code < 500, where
+            if (next(iter(route.methods)), route.path) == ("POST", "/v1/releases"):
+                ok = 409 if role == "publisher" else 200  # no budget allocated in this walk
+            else:
+                ok = 200
             if allowed is None or (role is not None and role in allowed):
-                assert answer.status_code == 200, f"{where}: {answer.text}"
+                assert answer.status_code == ok, f"{where}: {answer.text}"
             elif role is None:
                 assert answer.status_code == 401, where
                 assert answer.headers["www-authenticate"] == "Bearer"
@@ -283,7 +292,7 @@ def test_case_reads_are_audited_failed_ones_too(world: World, client: TestClient
 
 def test_no_route_can_change_the_audit_trail(world: World, client: TestClient) -> None:
     writes = {(m, p) for m, p in RULES if m != "GET"}
-    assert writes == {("POST", "/v1/events")}
+    assert writes == {("POST", "/v1/events"), ("POST", "/v1/releases")}
     before = _entries(world)
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         answer = client.request(method, "/v1/audit", headers=world.headers("admin"))
@@ -575,3 +584,28 @@ def test_the_analyst_counts_by_any_dimensions(world: World, client: TestClient) 
         assert refused.status_code == 422, by
         assert "by" in json.dumps(refused.json()["detail"])
         assert world.person_ref not in refused.text
+
+
+def test_a_publisher_publishes_and_reads_the_budget(world: World, client: TestClient) -> None:
+    from application.budget import allocate_budget
+
+    publisher = world.headers("publisher")
+    before = {r["id"] for r in client.get("/v1/releases").json()}
+    refused = client.post(
+        "/v1/releases", params={"year": 2011, "as_of": "2012-01-31"}, headers=publisher
+    )
+    assert refused.status_code == 409 and "year" in refused.text
+    allocate_budget(adapters(world.settings), YEAR, 5.0, "test")
+    made = client.post("/v1/releases", params={"year": YEAR, "as_of": AS_OF}, headers=publisher)
+    assert made.status_code == 200, made.text
+    release = made.json()
+    assert "report.html" in release["files"] and "datapackage.json" in release["files"]
+    assert {r["id"] for r in client.get("/v1/releases").json()} == before | {release["id"]}
+    budget = client.get(f"/v1/budget/{YEAR}", headers=publisher).json()
+    assert budget["spent_total"] == pytest.approx(5.0)
+    again = client.post("/v1/releases", params={"year": YEAR, "as_of": AS_OF}, headers=publisher)
+    assert again.status_code == 409  # the year's budget is spent
+    assert {r["id"] for r in client.get("/v1/releases").json()} == before | {release["id"]}
+    publishes = [e for e in _entries(world) if e["route"] == "POST /v1/releases"]
+    assert [e["status"] for e in publishes[-3:]] == [409, 200, 409]
+    assert publishes[-2]["detail"]["release"] == release["id"]

@@ -40,7 +40,7 @@ def test_no_server_errors_for_any_role(api_schema: Any, world: World) -> None:
     # Driven through hypothesis directly: schemathesis's pytest loader does not run on this
     # pytest.
     operations = [result.ok() for result in api_schema.get_all_operations()]
-    assert len(operations) == 8
+    assert len(operations) == 10
     for operation in operations:
 
         @given(case=operation.as_strategy())
