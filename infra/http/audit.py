@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,15 +49,32 @@ class AuditMiddleware:
             return
         status = 500
         started = time.perf_counter()
+        answered = False
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                answered = True
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
+        except Exception as error:
+            # Told here by its type alone: its message or traceback may hold a person_ref,
+            # and the server would log them if it were raised on.
+            status = 500
+            route = scope.get("route")
+            log.error(
+                "%s %s failed: %s",
+                scope["method"],
+                route.path if isinstance(route, APIRoute) else "(no route)",
+                type(error).__name__,
+            )
+            if not answered:
+                await JSONResponse({"detail": "internal error"}, status_code=500)(
+                    scope, receive, send
+                )
         finally:
             route = scope.get("route")
             template = route.path if isinstance(route, APIRoute) else "(no route)"

@@ -609,3 +609,26 @@ def test_a_publisher_publishes_and_reads_the_budget(world: World, client: TestCl
     publishes = [e for e in _entries(world) if e["route"] == "POST /v1/releases"]
     assert [e["status"] for e in publishes[-3:]] == [409, 200, 409]
     assert publishes[-2]["detail"]["release"] == release["id"]
+
+
+def test_an_unexpected_error_is_logged_by_its_type_alone(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing = APIRouter()
+
+    @failing.get("/v1/failing")
+    def fails(who: Annotated[Any, allow("admin")]) -> str:
+        raise RuntimeError(f"cannot read {world.person_ref}")
+
+    app = create_app(world.settings, routers=[*ROUTERS, failing])
+    with caplog.at_level(logging.DEBUG), TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/v1/failing", headers=world.headers("admin"))
+    assert answer.status_code == 500 and world.person_ref not in answer.text
+    text = "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''}"
+        for r in caplog.records
+        if not r.name.startswith("httpx")
+    )
+    assert "GET /v1/failing failed: RuntimeError" in text
+    assert world.person_ref not in text
+    assert [e["status"] for e in _entries(world) if e["route"] == "GET /v1/failing"][-1] == 500
