@@ -247,7 +247,9 @@ def _entries(world: World) -> list[dict[str, Any]]:
 
 def test_case_reads_are_audited_failed_ones_too(world: World, client: TestClient) -> None:
     before = len(_entries(world))
-    read = client.get(f"/v1/cases/{world.person_ref}", headers=world.headers("case_worker"))
+    read = client.get(
+        f"/v1/cases/{world.person_ref}", headers=world.headers("case_worker"), timeout=120
+    )
     assert read.status_code == 200 and read.json()["case"]["person_ref"] == world.person_ref
     timeline = read.json()["timeline"]
     mine = [e for e in world.events if e.get("person_ref") == world.person_ref]
@@ -384,7 +386,9 @@ def test_logs_hold_no_person_ref_or_token(
     world: World, client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        client.get(f"/v1/cases/{world.person_ref}", headers=world.headers("case_worker"))
+        client.get(
+            f"/v1/cases/{world.person_ref}", headers=world.headers("case_worker"), timeout=120
+        )
         client.get(f"/v1/cases/{world.person_ref}", headers=world.headers("analyst"))
         client.get(
             "/v1/audit", params={"person_ref": world.person_ref}, headers=world.headers("admin")
@@ -446,12 +450,18 @@ def test_cmm_serve_answers_on_its_port(world: World, tmp_path: Path) -> None:
 
         wait_until(listening, 60, f"cmm serve on port {port}")
         base = f"http://127.0.0.1:{port}"
-        assert [r["id"] for r in httpx.get(f"{base}/v1/releases").json()] == ["open-data-2012"]
+        assert [r["id"] for r in httpx.get(f"{base}/v1/releases", timeout=120).json()] == [
+            "open-data-2012"
+        ]
         read = httpx.get(
-            f"{base}/v1/cases/{world.person_ref}", headers=world.headers("case_worker")
+            f"{base}/v1/cases/{world.person_ref}",
+            headers=world.headers("case_worker"),
+            timeout=120,  # a loaded machine: a wait, not a synchronisation
         )
         assert read.status_code == 200
-        assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "CMM Ledger"
+        assert (
+            httpx.get(f"{base}/openapi.json", timeout=120).json()["info"]["title"] == "CMM Ledger"
+        )
     finally:
         server.kill()
     assert world.person_ref not in server.output()
