@@ -99,3 +99,7 @@ class Adapters:
     """The most a year's privacy budget may be allocated."""
     clock_skew_seconds: float = 0.0
     """How far an event's ``recorded_at`` may lie ahead of now."""
+    case_timeline: Callable[[str], list[dict[str, Any]]] | None = None
+    """``(person_ref)``: the person's events in the order they happened."""
+    open_access_ledger: Callable[[], Any] | None = None
+    """The users and the audit trail (``application.access.AccessLedger``)."""

@@ -15,6 +15,7 @@ from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from infra.app import APPLICATION_NAME, LedgerApplication
+from infra.ledgers.access import AccessLedger
 from infra.ledgers.base import open_ledger_application
 from infra.ledgers.budget import BudgetLedger, import_legacy_file
 from infra.ledgers.partner import PartnerLedger
@@ -89,6 +90,24 @@ def open_budget_ledger(settings: Settings) -> BudgetLedger:
 def open_partner_ledger(settings: Settings) -> PartnerLedger:
     """The partner ledger in the configured store's database."""
     return open_ledger_application(PartnerLedger, application_env(settings))
+
+
+def open_access_ledger(settings: Settings) -> AccessLedger:
+    """The users and the audit trail in the configured store's database."""
+    return open_ledger_application(AccessLedger, application_env(settings))
+
+
+def case_timeline(settings: Settings, person_ref: str) -> list[dict[str, Any]]:
+    """A person's events in the order they happened (none: an empty list)."""
+    from eventsourcing.application import AggregateNotFoundError
+
+    application = ledger_application(settings)
+    try:
+        return application.case(person_ref).in_occurrence_order()
+    except AggregateNotFoundError:
+        return []
+    finally:
+        application.close()
 
 
 def open_view(settings: Settings) -> LedgerView:

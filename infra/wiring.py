@@ -86,6 +86,16 @@ def adapters(settings: Settings) -> Adapters:
 
         return _PartnerLedgerPort(open_partner_ledger(settings))
 
+    def case_timeline(person_ref: str) -> list[dict[str, Any]]:
+        from infra.composition import case_timeline
+
+        return case_timeline(settings, person_ref)
+
+    def open_access_ledger() -> Any:
+        from infra.composition import open_access_ledger
+
+        return open_access_ledger(settings)
+
     def stage(out_dir: Path) -> Any:
         from infra.package_out import stage
 
@@ -110,4 +120,6 @@ def adapters(settings: Settings) -> Adapters:
         write_release=write_release,
         max_year_epsilon=settings.max_year_epsilon,
         clock_skew_seconds=settings.clock_skew_seconds,
+        case_timeline=case_timeline,
+        open_access_ledger=open_access_ledger,
     )

@@ -1,0 +1,144 @@
+"""Authorisation, in one place: every route declares who may call it with :func:`allow`
+(roles) or :func:`public` (no token), and :func:`check_rules` refuses an app with a route
+that declares neither.
+
+- No ``Authorization: Bearer`` header, or a token that is unknown, revoked or expired: 401.
+- A valid token of a role the route does not allow: 403.
+- A public route never looks at a token.
+- A client that presented :data:`FAILURES_ALLOWED` wrong tokens within
+  :data:`FAILURE_WINDOW` seconds gets 429 on every route that needs a token until the
+  window has passed, whatever it presents: guessing tokens is slowed down.
+
+Neither tokens nor their hashes are logged or echoed; a refusal says only which of the two.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from application.access import ROLES, Principal, authenticate
+
+FAILURES_ALLOWED = 30
+FAILURE_WINDOW = 60.0
+
+OPEN_PATHS = frozenset({"/openapi.json"})
+"""Routes FastAPI adds itself that need no rule: the API's description is public."""
+
+
+class TokenFailures:
+    """The recent wrong tokens of each client address (in this process)."""
+
+    def __init__(self, allowed: int = FAILURES_ALLOWED, window: float = FAILURE_WINDOW) -> None:
+        self.allowed = allowed
+        self.window = window
+        self._lock = threading.Lock()
+        self._seen: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._seen.setdefault(client, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._seen[client]  # no memory kept of a client that stopped failing
+            return deque()
+        return times
+
+    def blocked(self, client: str) -> bool:
+        with self._lock:
+            return len(self._recent(client, time.monotonic())) >= self.allowed
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._recent(client, now)
+            self._seen.setdefault(client, deque()).append(now)
+
+
+class Rule:
+    """The roles a route allows (none: public). A dependency: FastAPI calls it before the
+    route, with the request, and the route receives the :class:`Principal` (or None)."""
+
+    def __init__(self, roles: Iterable[str], *, public: bool = False) -> None:
+        self.roles = frozenset(roles)
+        self.public = public
+        unknown = self.roles - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}")
+        if public == bool(self.roles):
+            raise ValueError("a rule is public or names roles, not both or neither")
+
+    def __call__(self, request: Request) -> Principal | None:
+        if self.public:
+            return None
+        failures: TokenFailures = request.app.state.token_failures
+        client = request.client.host if request.client is not None else "-"
+        if failures.blocked(client):
+            raise HTTPException(429, "too many wrong tokens from this address; try later")
+        token = _token(request)
+        principal = None if token is None else authenticate(request.app.state.access, token)
+        request.state.principal = principal
+        if token is not None and principal is None:
+            failures.failed(client)
+        if principal is None:
+            raise HTTPException(
+                401,
+                "a valid bearer token is required (Authorization: Bearer TOKEN)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if principal.role not in self.roles:
+            raise HTTPException(
+                403,
+                f"the role {principal.role} may not use this route "
+                f"({', '.join(sorted(self.roles))} may)",
+            )
+        return principal
+
+
+def _token(request: Request) -> str | None:
+    """The bearer token the request presents, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def allow(*roles: str) -> Any:
+    """The route's rule: only tokens of these roles (a ``Depends`` for its signature)."""
+    return Depends(Rule(roles))
+
+
+def public() -> Any:
+    """The route's rule: anyone, with no token."""
+    return Depends(Rule((), public=True))
+
+
+def rule_of(route: APIRoute) -> Rule | None:
+    """The rule a route declared, or None."""
+    rules = [d.call for d in route.dependant.dependencies if isinstance(d.call, Rule)]
+    return rules[0] if len(rules) == 1 else None
+
+
+class MissingRule(RuntimeError):
+    """A route that declares no rule (or more than one): the app is not built."""
+
+
+def check_rules(routes: Iterable[BaseRoute]) -> None:
+    """Refuse (:class:`MissingRule`) any route without exactly one rule."""
+    for route in routes:
+        path = getattr(route, "path", repr(route))
+        if isinstance(route, APIRoute):
+            if rule_of(route) is None:
+                raise MissingRule(
+                    f"the route {sorted(route.methods or ())} {path} declares no rule"
+                )
+        elif path not in OPEN_PATHS:
+            raise MissingRule(f"the route {path} is not an API route with a rule")
