@@ -24,7 +24,6 @@ from domain.codes import (
 from domain.countries import Region
 from projections.case_rows import FACT_COLUMNS, FactRow
 from projections.report import (
-    ASSESSED_VICTIMS,
     build_report,
     contacts_frame,
     facts_frame,
@@ -33,6 +32,7 @@ from projections.report import (
     report_tables,
     report_to_json,
 )
+from projections.report_measures import ASSESSED_VICTIMS
 from tests.unit.test_case_history import (
     Rec,
     accommodation,
