@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from domain.codes import ExploitationForm
 from domain.countries import COUNTRIES
 from privacy.mechanisms import table_specs
 from privacy.params import LISTED_CITIZENSHIPS, PERSON_TABLES, PrivacyParams
@@ -60,6 +61,11 @@ def _truth(facts: pd.DataFrame) -> dict[str, list[int]]:
         counted = Counter(rows[column].tolist())
         out[name] = [counted.get(c, 0) for c in specs[name].categories]
         assert sum(out[name]) == len(rows), name
+    # The annual report's groups of forms, each person in the group of their primary form.
+    groups = Counter(ExploitationForm(form).group.value for form in facts["exploitation"])
+    out["by_exploitation_group"] = [
+        groups.get(c, 0) for c in specs["by_exploitation_group"].categories
+    ]
     return out
 
 
