@@ -19,6 +19,7 @@ from infra.ledgers.base import open_ledger_application
 from infra.ledgers.budget import BudgetLedger, import_legacy_file
 from infra.ledgers.partner import PartnerLedger
 from infra.postgres.env import postgres_env
+from infra.safe_files import private_dir
 from infra.settings import Settings
 from infra.sqlite.database import ensure_database, file_lock
 from infra.sqlite.env import sqlite_env
@@ -34,7 +35,7 @@ def application_env(settings: Settings, name: str = APPLICATION_NAME) -> Environ
     if settings.store == "postgres":
         assert settings.postgres_dsn is not None
         return postgres_env(settings.postgres_dsn, name)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return sqlite_env(settings.sqlite_path, name)
 
 

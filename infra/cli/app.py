@@ -21,6 +21,7 @@ from infra.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
 )
+from infra.safe_files import private_umask
 
 EXAMPLES = """examples:
   cmm demo
@@ -161,6 +162,7 @@ def _one_line(error: typer.TyperException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cmm`` with ``argv`` (default: the process's arguments); return its exit status."""
+    private_umask()  # everything this run creates is its owner's alone
     command = typer.main.get_command(build_app())
     try:
         code = command.main(

@@ -55,8 +55,12 @@ def ingest(
     from application.ingest import MissingInput
     from application.ingest import ingest as ingest_one
     from infra.files.ingest import DamagedInput, UnreadableInput
+    from infra.files.rejects import rejects_path_for
+    from infra.safe_files import refuse_symlink
     from infra.wiring import adapters
 
+    for source in files:  # before the store is opened: nothing made, nothing stored
+        refuse_symlink(rejects_path_for(source), "the rejects file")
     settings = settings_of(data_dir, store)
     ports = adapters(settings)
     exit_code = EXIT_OK

@@ -156,7 +156,7 @@ def test_as_of_report_is_unchanged_by_corrections_recorded_later(
                     "target_event_id": target["event_id"],
                     "target_type": "AssessmentDecided",
                     "action": "retract",
-                    "reason": "assessment withdrawn",
+                    "reason": "decision_withdrawn",
                 },
             }
         )
