@@ -144,9 +144,9 @@ def build_app() -> typer.Typer:
     ) -> None:
         """CMM Ledger: event-sourced statistics and safe open data."""
 
-    from infra.cli import cases, ingest, publish, report, schema, stream
+    from infra.cli import cases, ingest, key, publish, report, schema, stream
 
-    for module in (ingest, report, cases, publish, stream, schema):
+    for module in (ingest, report, cases, publish, stream, schema, key):
         module.register(app)
     return app
 

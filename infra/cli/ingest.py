@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import tempfile
@@ -154,6 +155,16 @@ def demo(
     from simulation.simulate import simulate as simulated
 
     where = data_dir or Path(tempfile.mkdtemp(prefix="cmm-demo-"))
+    if not (os.environ.get("CMM_KEY_FILE") or os.environ.get("CMM_KEY")):
+        # Synthetic data: a key of its own, beside it, so the demo runs on a fresh clone.
+        from infra.safe_files import private_dir
+        from infra.sealing import write_key_file
+
+        key_file = private_dir(where) / "demo.key"
+        if not key_file.exists():
+            write_key_file(key_file)
+        os.environ["CMM_KEY_FILE"] = str(key_file)
+        say(f"demo: no key configured; the demo's own key is {key_file}")
     ports = adapters(Settings.from_env(data_dir=where, store="sqlite"))
     chosen = load_profile(profile)
     events_file = where / f"{profile}-seed{seed}.jsonl"
