@@ -51,6 +51,7 @@ def checkout(ref: str, where: Path) -> Iterator[Path]:
 def _run(tree: Path, args: list[str], data: Path) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CMM_")}
     env.update({"PYTHONPATH": str(tree), "CMM_STORE": "sqlite", "CMM_DATA_DIR": str(data)})
+    env["CMM_KEY"] = os.environ["CMM_KEY"]  # set by ``bench``: the stores are encrypted
     subprocess.run(["sync"], check=False)
     started = time.perf_counter()
     result = subprocess.run(

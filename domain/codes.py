@@ -516,6 +516,28 @@ class CorrectionAction(Coded):
     REPLACE = ("replace", "Replaced", "Erstattet")
 
 
+class CorrectionReason(Coded):
+    """Why an event is corrected: a code, never free text, so no correction can carry a
+    name, a CPR number or an address (a short checked note may add what a code cannot)."""
+
+    DATA_ENTRY_ERROR = ("data_entry_error", "Data entry error", "Tastefejl")
+    NEW_INFORMATION = ("new_information", "New information", "Nye oplysninger")
+    DOCUMENTS_VERIFIED = (
+        "documents_verified",
+        "Checked against identity documents",
+        "Kontrolleret mod identitetspapirer",
+    )
+    DECISION_WITHDRAWN = ("decision_withdrawn", "Decision withdrawn", "Afgørelse trukket tilbage")
+    RECORDED_TWICE = ("recorded_twice", "Recorded twice", "Registreret to gange")
+    WRONG_PERSON = (
+        "wrong_person",
+        "Recorded for the wrong person",
+        "Registreret på forkert person",
+    )
+    RESENT = ("resent", "Sent again as a new event", "Sendt igen som en ny hændelse")
+    OTHER = ("other", "Other", "Andet")
+
+
 class CaseFlag(Coded):
     """Inconsistencies a case worker should look at. Events are never dropped for them."""
 

@@ -8,6 +8,8 @@ exported contract (``domain.rules``).
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Annotated, Any, Literal, Self, get_args
 from uuid import UUID
 
@@ -29,6 +31,7 @@ from domain.codes import (
     CallReason,
     Channel,
     CorrectionAction,
+    CorrectionReason,
     ExploitationForm,
     Gender,
     Industry,
@@ -72,6 +75,34 @@ Country = Annotated[
     WithJsonSchema({"type": "string", "enum": sorted(COUNTRIES)}),
 ]
 """An ISO 3166-1 alpha-2 code of ``domain.countries`` (the exported schema lists them)."""
+
+
+NOTE_MAX_LENGTH = 200
+_DIGIT_RUN = re.compile(r"\d(?:[\s./()+-]?\d){5,}")
+_E_MAIL = re.compile(r"[^\s@]+@[^\s@]+")
+
+
+def _safe_note(value: str) -> str:
+    """A note that cannot hold the usual personal identifiers or hide what it says."""
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"):
+            # Cc: control characters (NUL, escape, newline); Cf: format characters, among
+            # them the bidirectional overrides and isolates that make text read otherwise.
+            raise ValueError(f"a control or bidirectional character (U+{ord(char):04X})")
+    if _DIGIT_RUN.search(value):
+        raise ValueError("six or more digits in a row, as in a CPR or phone number")
+    if _E_MAIL.search(value):
+        raise ValueError("an e-mail address")
+    return value
+
+
+Note = Annotated[
+    str,
+    Field(min_length=1, max_length=NOTE_MAX_LENGTH),
+    AfterValidator(_safe_note),
+]
+"""A correction's short note: no control or bidirectional characters, no run of six or
+more digits (a CPR number is ten, a Danish phone number eight) and no e-mail address."""
 
 
 class ContactRegisteredPayload(Strict):
@@ -216,7 +247,8 @@ class CorrectionRecordedPayload(Strict):
     target_type: CaseEventType | LogEventType
     action: CorrectionAction
     replacement: dict[str, Any] | None = None
-    reason: Annotated[str, Field(max_length=500)] | None = None
+    reason: CorrectionReason | None = None
+    note: Note | None = None
 
     @model_validator(mode="after")
     @checks(

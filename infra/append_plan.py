@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 
 from infra.encoding import Encoded, opened_state
+from infra.sealing import seal, unseal
 from infra.store import Conflict
 
 Repeat = tuple[int, Encoded, Encoded]
@@ -117,7 +118,7 @@ def stored_conflicts(
     what is stored. ``stored``: (originator id, topic, state) of every stored event of
     their streams. An identical resubmission, the usual case, is found by its bytes; only
     the others are parsed."""
-    rows = list(stored)
+    rows = [(oid, topic, unseal(state)) for oid, topic, state in stored]
     exact = {(oid, topic, bytes(state)) for oid, topic, state in rows}
     pending = [(i, e) for i, e in known if (e[1], e[4], bytes(e[5])) not in exact]
     if not pending:
@@ -167,7 +168,7 @@ def plan_rows(
             if version == 0:
                 topic, state = opened_state(e[2], e[3], e[6])
                 version = 1
-                append((oid, 1, topic, state))
+                append((oid, 1, topic, seal(state)))
         version += 1
-        append((oid, version, e[4], e[5]))
+        append((oid, version, e[4], seal(e[5])))
     return rows

@@ -6,6 +6,8 @@ keeps it so), and nothing else decides by ``settings.store``.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,12 +16,14 @@ from typing import Any, Literal
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
+from infra import sealing
 from infra.app import APPLICATION_NAME, LedgerApplication
 from infra.ledgers.access import AccessLedger
 from infra.ledgers.base import open_ledger_application
 from infra.ledgers.budget import BudgetLedger, import_legacy_file
 from infra.ledgers.partner import PartnerLedger
 from infra.postgres.env import postgres_env
+from infra.safe_files import private_dir
 from infra.settings import Settings
 from infra.sqlite.database import ensure_database, file_lock
 from infra.sqlite.env import sqlite_env
@@ -27,20 +31,60 @@ from infra.sqlite.store import SQLiteEventStore
 from infra.store import EventStore
 from infra.view import LedgerView
 
+_KEY_CHECKED: set[tuple[str, str]] = set()
+
+
+def use_key(settings: Settings, check: bool = True) -> None:
+    """Install the encryption key of the configuration (``CMM_KEY_FILE`` or ``CMM_KEY``) for
+    everything this process stores and reads, and check that it opens the events stored
+    already: without a key, or with another key, nothing is opened and nothing written
+    (:class:`infra.sealing.MissingKey`, :class:`infra.sealing.WrongKey`)."""
+    sealing.install(sealing.key_from_env(os.environ))
+    if not check:
+        return
+    where = (settings.store, str(settings.postgres_dsn or settings.sqlite_path))
+    if where in _KEY_CHECKED:
+        return
+    if settings.store == "postgres":
+        from infra.postgres.store import PostgresEventStore
+
+        store = PostgresEventStore(settings)
+        try:
+            store.read(0, 1)  # opened: a wrong key raises WrongKey
+        finally:
+            store.close()
+    elif settings.sqlite_path.is_file():
+        db = sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True, timeout=60.0)
+        try:
+            row = db.execute("SELECT state FROM stored_events ORDER BY rowid LIMIT 1").fetchone()
+        except sqlite3.OperationalError:
+            row = None  # no events table yet
+        finally:
+            db.close()
+        if row is not None:
+            sealing.unseal(row[0])
+    _KEY_CHECKED.add(where)
+
 
 def application_env(settings: Settings, name: str = APPLICATION_NAME) -> Environment:
     """The environment eventsourcing's infrastructure factory reads (``PERSISTENCE_MODULE``
     and its options) for the configured store, under the application ``name``. On SQLite
-    the data directory is made here, as eventsourcing's recorder expects the file's folder."""
+    the data directory is made here, as eventsourcing's recorder expects the file's folder.
+    Its mapper encrypts what it stores with the configured key (``CIPHER_TOPIC``); the key
+    is checked against the stored events by what opens the store (below), not here."""
+    use_key(settings, check=False)
     if settings.store == "postgres":
         assert settings.postgres_dsn is not None
-        return postgres_env(settings.postgres_dsn, name)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return sqlite_env(settings.sqlite_path, name)
+        env = postgres_env(settings.postgres_dsn, name)
+    else:
+        private_dir(settings.data_dir)
+        env = sqlite_env(settings.sqlite_path, name)
+    return env  # with eventsourcing's CIPHER_TOPIC: see infra.sealing
 
 
 def open_store(settings: Settings) -> EventStore:
     """The store the settings choose: SQLite by default, PostgreSQL by configuration."""
+    use_key(settings)
     if settings.store == "postgres":
         # Imported here: psycopg is not loaded by commands on the embedded store.
         from infra.postgres.store import PostgresEventStore
@@ -73,6 +117,7 @@ def store_notifies(settings: Settings) -> bool:
 def ledger_application(settings: Settings, **extra: Any) -> LedgerApplication:
     """eventsourcing's application over the configured store; ``extra``: more of its
     environment (e.g. ``CREATE_TABLE``)."""
+    use_key(settings)
     env = application_env(settings)
     env.update({k: str(v) for k, v in extra.items()})
     return LedgerApplication(env=env)
@@ -81,6 +126,7 @@ def ledger_application(settings: Settings, **extra: Any) -> LedgerApplication:
 def open_budget_ledger(settings: Settings) -> BudgetLedger:
     """The budget ledger in the configured store's database, with an earlier version's
     ledger file imported (SQLite only: see :mod:`infra.ledgers.budget`)."""
+    use_key(settings)
     ledger = open_ledger_application(BudgetLedger, application_env(settings))
     if settings.store == "sqlite":
         import_legacy_file(ledger, settings.data_dir, settings.max_year_epsilon)
@@ -89,6 +135,7 @@ def open_budget_ledger(settings: Settings) -> BudgetLedger:
 
 def open_partner_ledger(settings: Settings) -> PartnerLedger:
     """The partner ledger in the configured store's database."""
+    use_key(settings)
     return open_ledger_application(PartnerLedger, application_env(settings))
 
 
@@ -113,6 +160,7 @@ def case_timeline(settings: Settings, person_ref: str) -> list[dict[str, Any]]:
 def open_view(settings: Settings) -> LedgerView:
     """The read model for the store the settings choose (a tracking recorder with the
     read-model tables, ``infra.view.LedgerView``), its tables created if need be."""
+    use_key(settings)
     if settings.store == "postgres":
         from infra.postgres.view import open_postgres_view
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.safe_files import PRIVATE_DIR, PRIVATE_FILE, set_tree_modes
+
 MIN_FREE_BYTES = 32 * 1024 * 1024
 """Room asked for before a release: its packages are a few hundred kilobytes."""
 
@@ -38,6 +40,8 @@ class Staging:
     def commit(self, write: Callable[[Path], object]) -> Path:
         """Write the package into the staging folder, then rename it to the target."""
         write(self.folder)
+        # Owner-only until the user asks for a publication's modes (``cmm publish --public``).
+        set_tree_modes(self.folder, PRIVATE_FILE, PRIVATE_DIR)
         try:
             os.rename(self.folder, self.target)
         except OSError as error:

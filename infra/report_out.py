@@ -17,6 +17,7 @@ import pandas as pd
 
 from domain import codes
 from domain.codes import CODE_LIST_VERSION
+from infra.safe_files import private_dir, refuse_symlink, write_text
 from privacy.model import TABLES
 from projections.report import report_to_json
 
@@ -150,11 +151,14 @@ def write_csv_folder(
     tables: Mapping[str, pd.DataFrame], out: Path, year: int, as_of: str
 ) -> list[Path]:
     """One CSV per table and ``metadata.json`` beside them; returns the files written."""
-    out.mkdir(exist_ok=True)
+    private_dir(out)
+    # Every target checked before any is written: a planted link refuses the whole report.
+    for name in [*(f"{name}.csv" for name in tables), "metadata.json"]:
+        refuse_symlink(out / name)
     written = []
     for name, table in tables.items():
         path = out / f"{name}.csv"
-        table.to_csv(path, index=False, na_rep="")
+        write_text(path, table.to_csv(index=False, na_rep=""))
         written.append(path)
     metadata = {
         **describe(year, as_of),
@@ -176,6 +180,6 @@ def write_csv_folder(
         "labels": labels_used(tables),
     }
     meta_path = out / "metadata.json"
-    meta_path.write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
+    write_text(meta_path, json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
     written.append(meta_path)
     return written

@@ -20,6 +20,7 @@ from typing import Any
 import domain.events as contract
 from domain.contract_schema import any_event_schema, component_schemas, event_schema
 from domain.versions import VERSION_NOTES
+from infra.safe_files import private_dir, write_text
 
 KAFKA_BINDING_VERSION = "0.5.0"
 
@@ -166,7 +167,7 @@ def asyncapi_document(
 
 
 def _write(path: Path, document: dict[str, Any]) -> None:
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
+    write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
 def export(
@@ -175,7 +176,7 @@ def export(
     dead_letter_topic: str = "cmm.events.dead-letter",
 ) -> list[Path]:
     """Write every schema and the AsyncAPI document to ``directory``; the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     written = []
     for name in contract.EVENT_TYPES:
         path = directory / f"{name}.schema.json"

@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic_core import from_json
 
+from infra.sealing import unseal
 from projections.read_model_rows import CASE_COLUMNS, TABLE_COLUMNS, VIEW_TABLES
 
 _INT_COLUMNS = frozenset(
@@ -95,9 +96,9 @@ def loads_state(state: bytes | str | memoryview) -> Any:
     string cache: values are mostly unique (ids, timestamps), and caching them made parsing
     slower. Justified by the benchmark ``projection_rebuild_sqlite``
     (``python -m bench.bench_ingest``)."""
-    if isinstance(state, memoryview):
-        state = bytes(state)
-    return from_json(state, cache_strings="keys")
+    if isinstance(state, str):
+        state = state.encode()
+    return from_json(unseal(state), cache_strings="keys")
 
 
 @contextmanager

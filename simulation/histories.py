@@ -114,7 +114,7 @@ class Histories(Recorder):
                 "target_type": "ContactRegistered",
                 "action": "replace",
                 "replacement": contact_payload(p.first),
-                "reason": f"channel typed as '{p.typo.value}', should be '{p.first.channel.value}'",
+                "reason": "data_entry_error",
             }
             self._push(
                 at,
@@ -163,7 +163,7 @@ class Histories(Recorder):
                 "target_type": "AssessmentDecided",
                 "action": "replace",
                 "replacement": {**payload, "age": p.age_fix},
-                "reason": "age corrected from identity documents",
+                "reason": "documents_verified",
             }
             self._push(
                 at, at + self._int(10 * MINUTE, 2 * DAY), "CorrectionRecorded", authority, ref, fix
@@ -288,7 +288,7 @@ class Histories(Recorder):
                 "target_event_id": wrong_id,
                 "target_type": "HotlineCallReceived",
                 "action": "retract",
-                "reason": "wrong reason recorded; the call is sent again",
+                "reason": "resent",
             }
             self._push(at, at_recorded, "CorrectionRecorded", hotline, None, retract)
             self._push(
@@ -316,7 +316,7 @@ class Histories(Recorder):
                 "target_type": "HotlineCallReceived",
                 "action": "replace",
                 "replacement": {"caller": caller, "reason": mark.corrected_reason.value},
-                "reason": "reason of the call corrected",
+                "reason": "data_entry_error",
             }
             self._push(
                 at, at + self._int(MINUTE, 2 * DAY), "CorrectionRecorded", hotline, None, fix

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -79,13 +80,18 @@ def write_jsonl(
     each, and at the end). The file appears under its name only when complete, so a crash
     never leaves a truncated stream that looks finished."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
+    out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if out.is_symlink():
+        raise ValueError(f"--out {out} is a symbolic link; refusing to write through it")
+    # A new owner-only file beside the target (never an existing one, nor through a link),
+    # renamed into place.
+    fd, name = tempfile.mkstemp(prefix=f".{out.name[:64]}.", suffix=".partial", dir=out.parent)
+    partial = Path(name)
     encode = json.JSONEncoder(separators=(",", ":")).encode
     count = 0
     batch: list[str] = []
     try:
-        with partial.open("w", encoding="utf-8", newline="\n") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             for event in events:
                 batch.append(encode(event))
                 count += 1

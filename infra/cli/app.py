@@ -21,6 +21,7 @@ from infra.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
 )
+from infra.safe_files import private_umask
 
 EXAMPLES = """examples:
   cmm demo
@@ -143,9 +144,9 @@ def build_app() -> typer.Typer:
     ) -> None:
         """CMM Ledger: event-sourced statistics and safe open data."""
 
-    from infra.cli import cases, ingest, publish, report, schema, serve, stream, users
+    from infra.cli import cases, ingest, key, publish, report, schema, serve, stream, users
 
-    for module in (ingest, report, cases, publish, stream, schema, serve, users):
+    for module in (ingest, report, cases, publish, stream, schema, key, serve, users):
         module.register(app)
     return app
 
@@ -161,6 +162,7 @@ def _one_line(error: typer.TyperException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cmm`` with ``argv`` (default: the process's arguments); return its exit status."""
+    private_umask()  # everything this run creates is its owner's alone
     command = typer.main.get_command(build_app())
     try:
         code = command.main(

@@ -46,7 +46,8 @@ EXIT_TERMINATED = 143
 EXIT_CODES_HELP = """exit status:
   0    ok
   1    input rejected (invalid or conflicting lines; the valid ones are stored)
-  2    usage: a bad flag or date, a year with no events, no store in --data-dir
+  2    usage: a bad flag or date, a year with no events, no store in --data-dir,
+       an output path that is a symbolic link, a missing or wrong key
   3    release refused (budget, protection, output folder); nothing spent
   4    a server or the store failed or cannot be reached
   5    internal error (run with --debug for the traceback)

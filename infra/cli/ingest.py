@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import tempfile
@@ -55,8 +56,12 @@ def ingest(
     from application.ingest import MissingInput
     from application.ingest import ingest as ingest_one
     from infra.files.ingest import DamagedInput, UnreadableInput
+    from infra.files.rejects import rejects_path_for
+    from infra.safe_files import refuse_symlink
     from infra.wiring import adapters
 
+    for source in files:  # before the store is opened: nothing made, nothing stored
+        refuse_symlink(rejects_path_for(source), "the rejects file")
     settings = settings_of(data_dir, store)
     ports = adapters(settings)
     exit_code = EXIT_OK
@@ -163,6 +168,16 @@ def demo(
 
     chosen = _profile(profile)
     where = data_dir or Path(tempfile.mkdtemp(prefix="cmm-demo-"))
+    if not (os.environ.get("CMM_KEY_FILE") or os.environ.get("CMM_KEY")):
+        # Synthetic data: a key of its own, beside it, so the demo runs on a fresh clone.
+        from infra.safe_files import private_dir
+        from infra.sealing import write_key_file
+
+        key_file = private_dir(where) / "demo.key"
+        if not key_file.exists():
+            write_key_file(key_file)
+        os.environ["CMM_KEY_FILE"] = str(key_file)
+        say(f"demo: no key configured; the demo's own key is {key_file}")
     ports = adapters(Settings.from_env(data_dir=where, store="sqlite"))
     events_file = demo_events_path(where, chosen, seed, scale)
     events_file.parent.mkdir(parents=True, exist_ok=True)

@@ -95,6 +95,14 @@ def publish(
     as_json: Annotated[
         bool, typer.Option("--json", help="With --dry-run: the figures as JSON.")
     ] = False,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="Make the package readable by everyone (files 0644, folder 0755), for "
+            "publication; by default it is the owner's alone (0600, 0700).",
+        ),
+    ] = False,
 ) -> int:
     """Release the year's public tables (safe open data): with differential privacy, paid
     for from the year's privacy budget, or with cell suppression for partners."""
@@ -138,6 +146,10 @@ def publish(
             say(f"cmm publish: {_refusal(refused)}")
             return EXIT_REFUSED
     progress.stop()
+    if public:
+        from infra.safe_files import PUBLIC_DIR, PUBLIC_FILE, set_tree_modes
+
+        set_tree_modes(out, PUBLIC_FILE, PUBLIC_DIR)
     suppressed = sum(int((t["status"] == "suppressed").sum()) for t in release.tables.values())
     print(
         f"released {len(release.tables)} tables for {year} as of {as_of} "

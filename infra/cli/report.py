@@ -26,6 +26,7 @@ from infra.cli.common import (
     year_option,
 )
 from infra.cli.progress import Progress
+from infra.safe_files import refuse_symlink
 
 
 class Format(StrEnum):
@@ -51,6 +52,8 @@ def _format(chosen: Format | None, out: str | None) -> Format:
 
 def _check_out(fmt: Format, out: str | None) -> Path | None:
     """The file or folder to write, refused before any work if it cannot be written."""
+    if out:
+        refuse_symlink(Path(out), "--out")
     if fmt is Format.json and out:
         return writable_file(out)
     if fmt is Format.csv:
@@ -95,6 +98,7 @@ def report(
     """The exact annual report of a year as known at a cut-off (for analysts: exact counts,
     not for publication; `cmm publish` makes the safe release)."""
     from application.report import annual_report, check_as_of
+    from infra import safe_files
     from infra.report_out import READ_CSV_WITH, report_document, write_csv_folder
     from infra.wiring import adapters
 
@@ -108,7 +112,7 @@ def report(
     if fmt is Format.json:
         text = json.dumps(report_document(tables, year, as_of), indent=2, ensure_ascii=False)
         if target is not None:
-            target.write_text(text + "\n", encoding="utf8")
+            safe_files.write_text(target, text + "\n")
             say(f"report written to {target}")
         else:
             print(text)

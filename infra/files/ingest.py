@@ -47,6 +47,7 @@ from infra.files.rejects import (
     reject_json,
     rejects_path_for,
 )
+from infra.safe_files import AtomicFile, refuse_symlink
 from infra.store import AppendResult, EventStore
 from infra.workers import default_workers, fork_pool
 
@@ -281,7 +282,8 @@ def ingest_file(
     compressed, skip = sniff(source)
     report = IngestReport()
     rejects_path = rejects_path_for(source)
-    rejects_file: IO[str] | None = None
+    refuse_symlink(rejects_path, "the rejects file")  # before anything is stored
+    rejects_file: AtomicFile | None = None
     workers = default_workers() if workers is None else workers
     if compressed:
         workers = 0  # workers read their chunks at file offsets: not in a compressed stream
@@ -295,9 +297,9 @@ def ingest_file(
         nonlocal rejects_file
         for reject in rejects:
             if rejects_file is None:
-                rejects_file = rejects_path.open("w", encoding="utf8")
+                rejects_file = AtomicFile(rejects_path)
                 report.rejects_path = rejects_path
-            rejects_file.write(json.dumps(reject_json(reject), ensure_ascii=False) + "\n")
+            rejects_file.handle.write(json.dumps(reject_json(reject), ensure_ascii=False) + "\n")
             report.rejects.append(reject)
             if on_reject:
                 on_reject(reject)
@@ -364,7 +366,8 @@ def ingest_file(
                         handle(f, n, rejects)
     finally:
         if rejects_file is not None:
-            rejects_file.close()
+            # Also when stopped part way: the rejects found so far are worth having.
+            rejects_file.commit()
     if not report.rejects and rejects_path.exists():
         # A stale rejects file from an earlier run would mislead: this run had none.
         rejects_path.unlink()

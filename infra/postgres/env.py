@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from eventsourcing.utils import Environment
 
 from infra.app import APPLICATION_NAME
+from infra.sealing import CIPHER_TOPIC
 
 POOL_SIZE = 4
 
@@ -28,6 +29,7 @@ def postgres_env(dsn: str, name: str = APPLICATION_NAME) -> Environment:
             "POSTGRES_USER": unquote(url.username or "cmm"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_POOL_SIZE": str(POOL_SIZE),
+            "CIPHER_TOPIC": CIPHER_TOPIC,
         },
     )
 

@@ -34,6 +34,7 @@ from psycopg import sql
 from infra.append_plan import dedupe, plan_rows, split_repeats, stored_conflicts
 from infra.encoding import Encoded
 from infra.postgres.tables import create_tables
+from infra.sealing import unseal
 from infra.settings import Settings
 from infra.store import AppendResult, Conflict, EventStore, OnConflict, StoredRow
 
@@ -173,7 +174,7 @@ class PostgresEventStore(EventStore):
             n, oid, version, topic, state = line.split("\t")
             if "\\" in topic:
                 topic = _copy_unescape(topic)
-            rows.append(StoredRow(int(n), oid, int(version), topic, bytes.fromhex(state)))
+            rows.append(StoredRow(int(n), oid, int(version), topic, unseal(bytes.fromhex(state))))
         return rows
 
     def max_notification_id(self) -> int:

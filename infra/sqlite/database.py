@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from infra.safe_files import create_private, open_lock, private_dir
 
 # SQLite's default page is 4 KiB. Stream ids are name-based, so a batch's inserts land all
 # over the primary-key index, and a commit writes every page they touched to the WAL, a frame
@@ -23,13 +26,16 @@ def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on the file ``path`` (made if missing; it holds no data, and
     deleting it is harmless) for the block: the way processes of one data directory take
     turns."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    private_dir(path.parent)
+    fd = open_lock(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def schema_lock(path: Path) -> contextlib.AbstractContextManager[None]:
@@ -46,7 +52,9 @@ def ensure_database(path: Path) -> None:
     size is fixed once the file exists), whichever of the store and the view opens it first."""
     if path.exists() and path.stat().st_size > 0:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
+    # Made here, owner-only, so SQLite's -wal and -shm files (which take its mode) are too.
+    create_private(path)
     db = sqlite3.connect(path)
     try:
         db.execute(f"PRAGMA page_size={PAGE_SIZE}")

@@ -7,6 +7,7 @@ from pathlib import Path
 from eventsourcing.utils import Environment
 
 from infra.app import APPLICATION_NAME
+from infra.sealing import CIPHER_TOPIC
 
 LOCK_TIMEOUT_SECONDS = 60
 """How long a writer waits for another's write lock: an ingest's transaction is large."""
@@ -21,5 +22,6 @@ def sqlite_env(path: Path, name: str = APPLICATION_NAME) -> Environment:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
             "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+            "CIPHER_TOPIC": CIPHER_TOPIC,
         },
     )

@@ -18,6 +18,7 @@ from eventsourcing.persistence import InfrastructureFactory
 
 from infra.append_plan import dedupe, plan_rows, split_repeats, stored_conflicts
 from infra.encoding import Encoded
+from infra.sealing import unseal
 from infra.sqlite.database import ensure_database, schema_lock
 from infra.sqlite.env import sqlite_env
 from infra.store import AppendResult, EventStore, OnConflict, StoredRow
@@ -260,7 +261,7 @@ class SQLiteEventStore(EventStore):
             "WHERE rowid > ? ORDER BY rowid LIMIT ?",
             (after, limit),
         )
-        return [StoredRow(*row) for row in cursor]
+        return [StoredRow(n, oid, v, topic, unseal(state)) for n, oid, v, topic, state in cursor]
 
     def max_notification_id(self) -> int:
         row = self._db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()

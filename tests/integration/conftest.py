@@ -186,7 +186,7 @@ def cmm_command() -> list[str]:
 
 def cmm_env(settings: Settings, topics: Topics | None = None) -> dict[str, str]:
     """The environment that points ``cmm`` at the test's store, servers and topics."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CMM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CMM_") or k == "CMM_KEY"}
     env.update(
         {
             "CMM_STORE": settings.store,

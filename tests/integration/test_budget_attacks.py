@@ -26,6 +26,14 @@ from typing import Any
 
 import pytest
 
+from infra.sealing import Sealer, key_from_env
+
+
+def unseal(state: bytes | memoryview) -> bytes:
+    """A stored state opened with the tests' key (the store is encrypted)."""
+    return Sealer(key_from_env(os.environ)).unseal(bytes(state))
+
+
 pytestmark = pytest.mark.integration
 
 YEAR = "2012"
@@ -64,7 +72,7 @@ def spends(data: Path) -> list[dict[str, Any]]:
     out = []
     for topic, state in rows:
         if topic.endswith("BudgetSpent"):
-            out.append(json.loads(bytes(state)))
+            out.append(json.loads(unseal(state)))
     return out
 
 
@@ -252,7 +260,7 @@ def _legacy_file_from(events: Path, target: Path, *, old_format: bool = False) -
         ).fetchall()
     stored = []
     for originator, version, topic, state in rows:
-        body = bytes(state)
+        body = unseal(state)  # an earlier version's file was not encrypted
         if old_format:
             if not topic.endswith(("BudgetAllocated", "BudgetSpent")):
                 continue
@@ -397,7 +405,7 @@ def _from_measurements(data: Path, folder: Path) -> dict[str, list[list[str]]]:
         rows = db.execute(
             "SELECT topic, state FROM stored_budgetledger_events ORDER BY originator_version"
         ).fetchall()
-    (measured,) = [json.loads(bytes(s)) for t, s in rows if t.endswith("MeasurementsRecorded")]
+    (measured,) = [json.loads(unseal(s)) for t, s in rows if t.endswith("MeasurementsRecorded")]
     request = spend["request"]
     release = release_from_measurements(
         measured["measurements"],

@@ -17,6 +17,7 @@ from infra.composition import ledger_application, open_store, open_view
 from infra.encoding import encode_event, encode_record
 from infra.files.ingest import ingest_file, rejects_path_for
 from infra.readmodel import catch_up, changes_from_rows, read_inputs
+from infra.sealing import unseal
 from infra.settings import Settings
 from infra.sqlite.database import PAGE_SIZE
 from infra.sqlite.store import SQLiteEventStore
@@ -156,7 +157,7 @@ def test_as_of_report_is_unchanged_by_corrections_recorded_later(
                     "target_event_id": target["event_id"],
                     "target_type": "AssessmentDecided",
                     "action": "retract",
-                    "reason": "assessment withdrawn",
+                    "reason": "decision_withdrawn",
                 },
             }
         )
@@ -294,7 +295,7 @@ def test_log_events_point_at_the_stored_event_they_project(
             view.close()
     logged = {r["event_id"] for r in records if "person_ref" not in r}
     assert len(rows) == count == len(logged)
-    assert all(json.loads(state)["event_id"] == event_id for event_id, state in rows)
+    assert all(json.loads(unseal(state))["event_id"] == event_id for event_id, state in rows)
     assert {event_id for event_id, _ in rows} == logged
 
 

@@ -404,7 +404,7 @@ def test_text_with_colons_and_whitespace_but_no_duplicate_is_accepted(
 
 
 def test_a_string_holding_a_quote_and_a_colon_is_no_duplicate() -> None:
-    correction = {**VALID[-1]["payload"], "reason": 'caller said \\": wrong channel'}
+    correction = {**VALID[-1]["payload"], "note": 'caller said \\": wrong channel'}
     parse_event(json.dumps({**VALID[-1], "payload": correction}))
 
 
@@ -559,3 +559,39 @@ def test_age_bands_tell_minors_apart_and_ctdc_bands_derive_from_age() -> None:
         "unknown",
     ]
     assert [AgeGroup.of(a).value for a in (17, 18, None)] == ["child", "adult", "unknown"]
+
+
+# ----------------------------------------------------------------------------------------------
+# A correction's reason is a code; its note cannot carry a person's identifiers
+
+
+def _correction(**fields: Any) -> str:
+    base = {k: v for k, v in VALID[-1]["payload"].items() if k not in ("reason", "note")}
+    return json.dumps({**VALID[-1], "payload": {**base, **fields}})
+
+
+def test_a_correction_takes_a_reason_code_and_a_short_note() -> None:
+    event = parse_event(_correction(reason="data_entry_error", note="channel typed wrong"))
+    assert event.payload.reason == "data_entry_error"  # type: ignore[union-attr]
+    assert event.payload.note == "channel typed wrong"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"reason": "Anna Jensen asked for it"}, r"^payload\.reason: Input should be"),
+        ({"reason": "other", "note": "CPR 010190-1234"}, r"^payload\.note: six or more digits"),
+        ({"reason": "other", "note": "cpr 0101901234"}, r"^payload\.note: six or more digits"),
+        ({"reason": "other", "note": "call +45 12 34 56 78"}, r"^payload\.note: six or more"),
+        ({"reason": "other", "note": "mail anna@example.dk"}, r"^payload\.note: an e-mail"),
+        ({"reason": "other", "note": "nul \u0000 here"}, r"^payload\.note: a control or bidi"),
+        ({"reason": "other", "note": "abc\u202edcba"}, r"^payload\.note: a control or bidi"),
+        ({"reason": "other", "note": "two\nlines"}, r"^payload\.note: a control or bidi"),
+        ({"reason": "other", "note": "x" * 201}, r"^payload\.note: String should have at most"),
+    ],
+)
+def test_a_correction_reason_or_note_that_could_carry_personal_data_is_refused(
+    fields: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_event(_correction(**fields))
