@@ -11,17 +11,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from infra import sealing
 from infra.app import APPLICATION_NAME, LedgerApplication
-from infra.ledgers.access import AccessLedger
-from infra.ledgers.base import open_ledger_application
-from infra.ledgers.budget import BudgetLedger, import_legacy_file
-from infra.ledgers.partner import PartnerLedger
 from infra.postgres.env import postgres_env
 from infra.safe_files import private_dir
 from infra.settings import Settings
@@ -64,6 +60,14 @@ def use_key(settings: Settings, check: bool = True) -> None:
         if row is not None:
             sealing.unseal(row[0])
     _KEY_CHECKED.add(where)
+
+
+if TYPE_CHECKING:
+    # Imported where a ledger is opened: most commands open none, and the ledgers' modules
+    # (the privacy budget's arithmetic among them) were a tenth of every command's start-up.
+    from infra.ledgers.access import AccessLedger
+    from infra.ledgers.budget import BudgetLedger
+    from infra.ledgers.partner import PartnerLedger
 
 
 def application_env(settings: Settings, name: str = APPLICATION_NAME) -> Environment:
@@ -126,6 +130,9 @@ def ledger_application(settings: Settings, **extra: Any) -> LedgerApplication:
 def open_budget_ledger(settings: Settings) -> BudgetLedger:
     """The budget ledger in the configured store's database, with an earlier version's
     ledger file imported (SQLite only: see :mod:`infra.ledgers.budget`)."""
+    from infra.ledgers.base import open_ledger_application
+    from infra.ledgers.budget import BudgetLedger, import_legacy_file
+
     use_key(settings)
     ledger = open_ledger_application(BudgetLedger, application_env(settings))
     if settings.store == "sqlite":
@@ -135,12 +142,19 @@ def open_budget_ledger(settings: Settings) -> BudgetLedger:
 
 def open_partner_ledger(settings: Settings) -> PartnerLedger:
     """The partner ledger in the configured store's database."""
+    from infra.ledgers.base import open_ledger_application
+    from infra.ledgers.partner import PartnerLedger
+
     use_key(settings)
     return open_ledger_application(PartnerLedger, application_env(settings))
 
 
 def open_access_ledger(settings: Settings) -> AccessLedger:
     """The users and the audit trail in the configured store's database."""
+    from infra.ledgers.access import AccessLedger
+    from infra.ledgers.base import open_ledger_application
+
+    use_key(settings)
     return open_ledger_application(AccessLedger, application_env(settings))
 
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import resolve_topic
 
@@ -28,6 +27,11 @@ from infra.view_sql import loads_state
 from projections.bitemporal import as_of_bound
 from projections.projection import Changes, projected_as, record_from_state
 from projections.read_model_rows import CASE_COLUMNS, TABLE_COLUMNS
+
+if TYPE_CHECKING:
+    # Imported where the report's frames are built: a rebuild (cmm project) needs none, and
+    # pandas was most of its start-up.
+    import pandas as pd
 
 CHUNK = 20_000
 
@@ -94,6 +98,8 @@ class ReportInputs:
 
 
 def _valid_at(view: LedgerView, table: str, bound: str) -> pd.DataFrame:
+    import pandas as pd
+
     columns = TABLE_COLUMNS[table][2:]
     rows = view.valid_at(table, bound)
     frame = pd.DataFrame([tuple(r) for r in rows], columns=list(columns))

@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from domain.codes import CallerType, CallReason, Channel, Source, SupportStatus
 from domain.countries import eu_members
+from simulation.profile_help import PROFILE_HELP, PROFILE_PATH_VARIABLE
 from simulation.profile_sections import (
     Bounds,
     ContactedOnlySpec,
@@ -35,9 +36,6 @@ from simulation.profile_sections import (
 )
 
 PROFILES_DIR: Final = Path(__file__).with_name("profiles")
-PROFILE_PATH_VARIABLE: Final = "CMM_PROFILE_PATH"
-"""Folders (separated as in ``PATH``) searched for a profile named ``NAME`` before the
-built-in ones: a new year's profile is a file put there, with no code."""
 
 # Statuses whose date ends the stay (days_in_denmark), and the ones with no end yet.
 DEPARTURES = frozenset({SupportStatus.PREPARED_RETURN_IOM, SupportStatus.RETURN_SUPPORTED_CMM})
@@ -210,14 +208,6 @@ def profile_folders() -> list[Path]:
 def known_profiles() -> list[str]:
     """The names a profile can be given by (the first folder that has a name wins)."""
     return sorted({p.stem for folder in profile_folders() for p in folder.glob("*.json")})
-
-
-PROFILE_HELP: Final = (
-    "NAME or PATH: a profile name, looked up as NAME.json in the folders of "
-    f"${PROFILE_PATH_VARIABLE} and then among the built-in profiles, or the path of a "
-    "profile JSON file (a new year is a new file, no code)"
-)
-"""What ``--profile`` takes, in words for a command's help."""
 
 
 def resolve_profile(name_or_path: str | Path) -> Path:

@@ -29,7 +29,7 @@ from infra.cli.common import (
     stop_on_sigterm,
 )
 from infra.cli.progress import Progress
-from simulation.profile import PROFILE_HELP
+from simulation.profile_help import PROFILE_HELP
 
 Profile = Annotated[str, typer.Option(metavar="NAME|PATH", help=PROFILE_HELP)]
 Seed = Annotated[

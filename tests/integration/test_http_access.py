@@ -414,8 +414,17 @@ def test_cmm_users_prints_the_token_once_and_stores_its_hash(tmp_path: Path) -> 
     stored = (settings.data_dir / "events.sqlite3").read_bytes()
     for wal in settings.data_dir.glob("events.sqlite3-wal"):
         stored += wal.read_bytes()
-    assert token.encode() not in stored
-    assert hashlib.sha256(token.encode()).hexdigest().encode() in stored
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    # Neither the token nor its hash can be read in the file (the store is sealed), and what
+    # the store keeps, opened with the key, is the hash alone.
+    assert token.encode() not in stored and digest.encode() not in stored
+    ledger = open_access_ledger(settings)
+    try:
+        users = ledger.directory().users
+    finally:
+        ledger.close()
+    assert [u["token_hash"] for u in users.values()] == [digest]
+    assert token not in json.dumps(users, default=str)
     listed = run_cmm(["users", "list"], env)
     assert "feed" in listed.stdout and token not in listed.stdout
     refused = run_cmm(["users", "add", "x", "--role", "source"], env)
