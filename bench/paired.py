@@ -89,6 +89,28 @@ def _stream_of(tree: Path, path: Path, events: int) -> int:
     return int(result.stdout.split()[-1])
 
 
+def _keep_what_both_read(path: Path) -> int:
+    """Drop the lines the current contract refuses (e.g. a correction's free-text reason,
+    which the earlier code accepted and the current refuses for privacy), so that both
+    trees store exactly the same events and neither run writes rejects; returns the count."""
+    from domain.events import InvalidEvent, parse_event
+
+    kept = dropped = 0
+    with path.open("rb") as lines, path.with_suffix(".both").open("wb") as out:
+        for line in lines:
+            try:
+                parse_event(line)
+            except InvalidEvent:
+                dropped += 1
+                continue
+            out.write(line)
+            kept += 1
+    path.with_suffix(".both").replace(path)
+    if dropped:
+        log(f"paired: {dropped:,} lines the current contract refuses left out of both runs")
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", required=True, help="the earlier commit to compare with")
@@ -99,7 +121,8 @@ def main() -> None:
         work = Path(tmp)
         source = work / "events.jsonl"
         with checkout(args.ref, work) as baseline:
-            events = _stream_of(baseline, source, args.events)
+            _stream_of(baseline, source, args.events)
+            events = _keep_what_both_read(source)
             log(f"paired: {events:,} events, {args.pairs} pairs, against {args.ref}")
             trees = {"baseline": baseline, "current": HERE}
             rates: dict[str, dict[str, list[float]]] = {
