@@ -14,6 +14,7 @@ handful of events, and the store's primary key already indexes them by stream.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -64,7 +65,7 @@ from projections.read_model_rows import (
 )
 
 
-class SQLView:
+class SQLView(ABC):
     """The read model in the SQL database of the store it projects (a mixin of
     eventsourcing's tracking recorder for that database, which it comes before)."""
 
@@ -343,37 +344,38 @@ class SQLView:
         return read
 
     def copy_rows(self, c: Cursor, database: bytes) -> None:
-        """Insert the rows of a fold worker's serialized database (``FoldedDatabase``): only
-        SQLite's fold tasks make them."""
-        raise NotImplementedError("only SQLite's fold tasks make folded databases")
+        """Insert the rows of a fold worker's serialized database (``FoldedDatabase``). Only
+        SQLite's fold tasks make such databases, and only SQLite's view is handed them; any
+        other view receiving one is a programming error."""
+        raise TypeError(f"{type(self).__name__} folds rows, not SQLite databases")
 
     # -- what each adapter supplies --------------------------------------------------------
 
+    @abstractmethod
     def _write_transaction(self) -> AbstractContextManager[Any]:
         """A transaction that commits on success: the DB-API cursor of the adapter's
         tracking recorder."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _cursor(self, raw: Any) -> Cursor:
         """The view logic's cursor over the adapter's."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _insert_tracking(self, raw: Any, tracking: Tracking) -> None:
         """eventsourcing's tracking insert, in ``raw``'s transaction."""
-        raise NotImplementedError
 
+    @abstractmethod
     def forget_position(self, c: Cursor) -> None:
         """Delete the view's tracked position (the next catch-up starts from the first
         event)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Rows of a query (``?`` placeholders) in a read-only transaction."""
-        raise NotImplementedError
 
     def _overtaken(self, raw: Any, tracking: Tracking) -> bool:
         """True if this write is to be skipped (an adapter that takes turns with catch-ups)."""
         return False
 
-    def _prepare_rebuild(self, c: Cursor) -> None:
+    def _prepare_rebuild(self, c: Cursor) -> None:  # noqa: B027 (optional hook: no-op)
         """Settings of the rebuild's connection, before it reads the store."""

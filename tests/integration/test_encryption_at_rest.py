@@ -10,14 +10,13 @@ owner-only key file and never overwrites one.
 from __future__ import annotations
 
 import base64
+import glob
 import json
 import os
 import shutil
 import stat
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from infra.settings import Settings
 from tests.integration.conftest import cmm_env, run_cmm
@@ -97,11 +96,14 @@ def test_no_stored_byte_shows_a_planted_value_which_cmm_still_reads(
     # code, not the event's JSON, and never a correction's note.)
     assert _files_holding_plain_text(either_store.data_dir) == {}
     if either_store.store == "postgres":
-        if shutil.which("pg_dump") is None:
-            pytest.skip("pg_dump is not installed")
+        # The test command installs PostgreSQL's client programs with the server.
+        pg_dump = shutil.which("pg_dump") or next(
+            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))), None
+        )
+        assert pg_dump is not None, "pg_dump is missing: run infra/servers/test-deps.sh"
         assert either_store.postgres_dsn is not None
         dump = subprocess.run(
-            ["pg_dump", "--data-only", either_store.postgres_dsn],
+            [pg_dump, "--data-only", either_store.postgres_dsn],
             capture_output=True,
             check=True,
             timeout=300,
