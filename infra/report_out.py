@@ -94,6 +94,26 @@ _TITLES.setdefault("caller", ("Caller", "Opkalder"))
 _TITLES.setdefault("reason", ("Reason", "Årsag"))
 _TITLES.setdefault("place", ("Place", "Sted"))
 _TITLES.setdefault("measure", ("Measure", "Mål"))
+# The case list's fields (``cmm cases``).
+for _column, _pair in {
+    "person_ref": ("Person", "Person"),
+    "first_contact_channel": ("First contact through", "Første kontakt via"),
+    "first_contact_on": ("First contact on", "Første kontakt den"),
+    "assessed": ("Assessed", "Vurderet"),
+    "outcome": ("Outcome", "Resultat"),
+    "age": ("Age", "Alder"),
+    "assessed_on": ("Assessed on", "Vurderet den"),
+    "status_on": ("Status since", "Status siden"),
+    "accommodation": ("Accommodation", "Indkvartering"),
+    "departed_on": ("Departed on", "Udrejst den"),
+    "days_in_denmark": ("Days in Denmark", "Dage i Danmark"),
+    "flags": ("Flags", "Markeringer"),
+    "event_count": ("Events", "Hændelser"),
+    "last_recorded_at": ("Last recorded at", "Senest registreret"),
+}.items():
+    _TITLES.setdefault(_column, _pair)
+# A case's first contact channel is coded as the report's channels are.
+CODE_LISTS.setdefault("first_contact_channel", CODE_LISTS["channel"])
 
 
 def column_title(column: str, lang: Lang = "en") -> str:

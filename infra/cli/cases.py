@@ -13,6 +13,8 @@ from infra.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     DataDir,
+    Lang,
+    LangOption,
     Store,
     epilog,
     existing_store,
@@ -39,6 +41,7 @@ def cases(
     format: Annotated[CasesFormat, typer.Option("--format", help="table or json.")] = (
         CasesFormat.table
     ),
+    lang: LangOption = Lang.en,
 ) -> int:
     """The current state of cases (one row per person), brought up to date first."""
     from application.cases import cases as case_list
@@ -55,7 +58,8 @@ def cases(
     else:
         from infra.cli.tables import print_rows
 
-        print_rows(rows, sys.stdout, empty="(no cases)")
+        empty = "(no cases)" if lang is Lang.en else "(ingen sager)"
+        print_rows(rows, sys.stdout, empty=empty, lang=lang.value)
     return EXIT_OK
 
 
@@ -105,6 +109,7 @@ def register(app: typer.Typer) -> None:
         epilog=epilog(
             "cmm cases --flagged",
             "cmm cases --person P-000123 --format json",
+            "cmm cases --flagged --lang da",
         ),
     )(cases)
     app.command(

@@ -17,12 +17,14 @@ _TABLE_TITLES: dict[str, tuple[str, str]] = {
 
 
 def _readable(table: pd.DataFrame, lang: Lang) -> pd.DataFrame:
-    """Labels for codes, and the rows of measures with no value at all left out."""
+    """Labels for codes, and the rows and the columns of measures with no value at all left
+    out (a column no row has a value in is noise in a terminal; the JSON and CSV keep it)."""
     measures = [c for c in table.columns if c not in CODE_LISTS and c != "rank"]
     shown = table
     if measures and len(table.columns) > len(measures):
         shown = table[~table[measures].isna().all(axis=1)]
-    shown = shown.copy()
+    empty = [c for c in measures if len(shown) and shown[c].isna().all()]
+    shown = shown.drop(columns=empty)
     for column in shown.columns:
         if column in CODE_LISTS:
             shown[column] = [label(str(column), v, lang) for v in shown[column]]
@@ -113,7 +115,9 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def print_rows(rows: Sequence[Mapping[str, Any]], out: TextIO, empty: str) -> None:
+def print_rows(
+    rows: Sequence[Mapping[str, Any]], out: TextIO, empty: str, lang: Lang = "en"
+) -> None:
     """Rows of one kind (the case list): one table if its columns fit the terminal, else
     each row folded into a small table of its own, field by field, its empty fields left
     out (a case has some twenty fields, most of them empty for most cases)."""
@@ -127,9 +131,11 @@ def print_rows(rows: Sequence[Mapping[str, Any]], out: TextIO, empty: str) -> No
     if len(columns) <= FOLD_COLUMNS:
         grid = Table()
         for column in columns:
-            grid.add_column(column_title(column))
+            grid.add_column(column_title(column, lang))
         for row in rows:
-            grid.add_row(*("-" if row[c] is None else label(c, _number(row[c])) for c in columns))
+            grid.add_row(
+                *("-" if row[c] is None else label(c, _number(row[c]), lang) for c in columns)
+            )
         console.print(grid)
         return
     for row in rows:
@@ -138,5 +144,7 @@ def print_rows(rows: Sequence[Mapping[str, Any]], out: TextIO, empty: str) -> No
         folded.add_column()
         for column in columns[1:]:
             if row[column] is not None and row[column] != "":
-                folded.add_row(column_title(column), label(column, _number(row[column])))
+                folded.add_row(
+                    column_title(column, lang), label(column, _number(row[column]), lang)
+                )
         console.print(folded)

@@ -68,6 +68,16 @@ def test_lang_da_labels_the_tables_in_danish(data: Path) -> None:
     assert "årsrapport 2012" in danish and "Antal" in danish
 
 
+def test_the_case_list_is_labelled_in_danish_with_lang_da(data: Path) -> None:
+    cases = json.loads(cmm("cases", "--format", "json", data_dir=data).stdout)
+    one = next(c for c in cases if c["gender"] == "female")
+    danish = cmm("cases", "--person", one["person_ref"], "--lang", "da", data_dir=data).stdout
+    english = cmm("cases", "--person", one["person_ref"], data_dir=data).stdout
+    assert "Kvinde" in danish and "Køn" in danish and "Statsborgerskab" in danish
+    assert "Gender" not in danish and "Female" not in danish
+    assert "Gender" in english and "Køn" not in english
+
+
 def test_measures_with_no_value_are_left_out_of_the_terminal_table(data: Path) -> None:
     document = json.loads(cmm(*REPORT, "--format", "json", data_dir=data).stdout)
     rows = document["tables"]["outreach_activity"]

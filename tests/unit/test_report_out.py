@@ -62,3 +62,34 @@ def test_a_wide_case_list_is_folded_case_by_case_without_its_empty_fields() -> N
     empty = io.StringIO()
     print_rows([], empty, empty="(no cases)")
     assert empty.getvalue() == "(no cases)\n"
+
+
+def test_a_measure_no_row_has_a_value_in_is_left_out_of_the_terminal_table() -> None:
+    table = pd.DataFrame(
+        {
+            "status": ["left", "stayed"],
+            "count": pd.array([3, 4], dtype="Int64"),
+            "days_min": pd.array([None, None], dtype="Int64"),
+        }
+    )
+    shown = _readable(table, "en")
+    assert list(shown.columns) == ["status", "count"]
+    headers, _, rows = _cells(shown, "en")
+    assert "Fewest days" not in headers and len(rows) == 2
+    kept = _readable(table.assign(days_min=pd.array([None, 9], dtype="Int64")), "en")
+    assert "days_min" in kept.columns
+
+
+def test_the_case_list_speaks_danish_when_asked() -> None:
+    import io
+
+    from infra.cli.tables import print_rows
+
+    row = {"person_ref": "P-1", "gender": "female", "citizenship": "RO", "age": 27}
+    english, danish = io.StringIO(), io.StringIO()
+    print_rows([row], english, empty="(no cases)")
+    print_rows([row], danish, empty="(ingen sager)", lang="da")
+    assert label("gender", "female", "da") in danish.getvalue()
+    assert label("gender", "female", "en") not in danish.getvalue()
+    assert "Køn" in danish.getvalue() and "Alder" in danish.getvalue()
+    assert "Gender" in english.getvalue() and "Køn" not in english.getvalue()
