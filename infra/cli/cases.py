@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 from enum import StrEnum
 from typing import Annotated
@@ -81,26 +83,32 @@ def project(
     from infra.wiring import adapters
 
     settings = existing_store(settings_of(data_dir, store))
-    if follow and store_notifies(settings):
-        # PostgreSQL notifies: eventsourcing's ProjectionRunner follows it (LISTEN/NOTIFY).
-        from infra.cli.stream import project_follow_postgres
-
-        return project_follow_postgres(settings)
     progress = Progress("project")
     try:
-        result = bring_up_to_date(
-            adapters(settings),
-            follow=follow,
-            interval=interval,
-            progress=lambda d, t: progress(d, t),
-        )
+        # The first catch-up, with its progress, and where it got; following goes on after.
+        result = bring_up_to_date(adapters(settings), progress=lambda d, t: progress(d, t))
     except InterruptedFirstCatchUp:
         progress.stop()
         say("cmm project: interrupted before the first catch-up ended")
         return EXIT_INTERRUPTED
     progress.done(result.processed)
-    print(f"projections at notification {result.position:,}")
+    print(f"projections at notification {result.position:,}", flush=True)
+    if not follow:
+        return EXIT_OK
+    if store_notifies(settings):
+        # PostgreSQL notifies: eventsourcing's ProjectionRunner follows it (LISTEN/NOTIFY).
+        from infra.cli.stream import project_follow_postgres
+
+        return project_follow_postgres(settings)
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager stops it as Ctrl-C does
+    # Stopped before anything new arrived, the first catch-up above stands.
+    with contextlib.suppress(InterruptedFirstCatchUp):
+        bring_up_to_date(adapters(settings), follow=True, interval=interval)
     return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:
