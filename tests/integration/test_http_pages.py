@@ -61,3 +61,35 @@ def test_sign_in_and_out_refuse_forged_forms(world: World) -> None:
         csrf = _check(page.text, "csrf")
         client.post("/logout", content=f"csrf={csrf}", headers=FORM)
         assert client.get("/cases").status_code == 401
+
+
+def test_page_reads_are_audited_as_the_apis_are(world: World) -> None:
+    from datetime import UTC, datetime
+
+    from application.access import audit
+    from infra.composition import open_access_ledger
+
+    def entries() -> list[dict[str, object]]:
+        today = datetime.now(UTC).date()
+        return audit(open_access_ledger(world.settings), today, today)
+
+    with TestClient(create_app(world.settings)) as client:
+        check = _check(client.get("/login").text, "check")
+        token = world.tokens["case_worker"]
+        client.post("/login", content=f"check={check}&token={token}", headers=FORM)
+        before = len(entries())
+        page = client.get(f"/cases/{world.person_ref}")
+        assert page.status_code == 200 and world.person_ref in page.text
+        listed = client.get("/cases", params={"flagged": "true"})
+        assert listed.status_code == 200
+        client.cookies.clear()
+        assert client.get(f"/cases/{world.person_ref}").status_code == 401
+    made = entries()[before:]
+    assert [(e["who"], e["status"], e["route"]) for e in made] == [
+        ("user-case_worker", 200, "GET /cases/{person_ref}"),
+        ("user-case_worker", 200, "GET /cases"),
+        (None, 401, "GET /cases/{person_ref}"),
+    ]
+    assert made[0]["person_refs"] == [world.person_ref]
+    shown = set(re.findall(r'href="/cases/([^"?]+)', listed.text))
+    assert made[1]["person_refs"] == sorted(shown)
