@@ -93,3 +93,19 @@ def test_page_reads_are_audited_as_the_apis_are(world: World) -> None:
     assert made[0]["person_refs"] == [world.person_ref]
     shown = set(re.findall(r'href="/cases/([^"?]+)', listed.text))
     assert made[1]["person_refs"] == sorted(shown)
+
+
+def test_a_page_without_a_rule_is_not_served(world: World) -> None:
+    from fastapi import APIRouter
+
+    from infra.http.routes import ROUTERS
+    from infra.http.rules import MissingRule
+
+    extra = APIRouter(include_in_schema=False)
+
+    @extra.get("/everyone")
+    def everyone() -> str:
+        return "all of it"
+
+    with pytest.raises(MissingRule, match=r"/everyone declares no rule"):
+        create_app(world.settings, routers=[*ROUTERS, extra])
