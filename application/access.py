@@ -49,6 +49,8 @@ class Principal:
     name: str
     role: str
     source: str | None
+    expires_at: str | None = None
+    """When the token stops working (an ISO stamp, UTC), or None."""
 
 
 def _now() -> datetime:
@@ -155,7 +157,7 @@ def authenticate(ledger: AccessLedger, token: str, now: datetime | None = None) 
             expires = user["expires_at"]
             if expires is not None and _stamp(now or _now()) >= expires:
                 return None
-            return Principal(user["name"], user["role"], user["source"])
+            return Principal(user["name"], user["role"], user["source"], expires)
     return None
 
 

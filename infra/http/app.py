@@ -14,6 +14,7 @@ from application.access import AuditRefused
 from application.report import ReportRefused
 from application.report_cache import ReportCache
 from infra.http.audit import AuditMiddleware
+from infra.http.pages import install as install_pages
 from infra.http.routes import ROUTERS
 from infra.http.rules import TokenFailures, check_rules
 from infra.settings import Settings
@@ -56,6 +57,7 @@ def create_app(
     app.state.releases = releases
     app.state.token_failures = token_failures or TokenFailures()
     app.add_middleware(AuditMiddleware)
+    install_pages(app)
 
     @app.exception_handler(ReportRefused)
     def refused(request: Request, error: ReportRefused) -> JSONResponse:

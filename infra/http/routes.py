@@ -237,4 +237,10 @@ def audit_trail(
     return audit(request.app.state.access, first, until or first, person_ref)
 
 
-ROUTERS = (reports, cases, events, releases, publishing, admin)
+def _pages() -> APIRouter:
+    from infra.http.pages import pages
+
+    return pages
+
+
+ROUTERS = (reports, cases, events, releases, publishing, admin, _pages())

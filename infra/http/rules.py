@@ -5,6 +5,9 @@ that declares neither.
 - No ``Authorization: Bearer`` header, or a token that is unknown, revoked or expired: 401.
 - A valid token of a role the route does not allow: 403.
 - A public route never looks at a token.
+- A page route (``allow(..., page=True)``) also accepts the sign-in session's cookie
+  (:mod:`infra.http.sessions`), and refuses with :class:`PageRefused`, which the pages turn
+  into the sign-in page (401) or a 403 page. API routes accept the bearer header alone.
 - A client that presented :data:`FAILURES_ALLOWED` wrong tokens within
   :data:`FAILURE_WINDOW` seconds gets 429 on every route that needs a token until the
   window has passed, whatever it presents: guessing tokens is slowed down.
@@ -25,6 +28,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from application.access import ROLES, Principal, authenticate
+from infra.http.sessions import SESSION_COOKIE, Sessions
 
 FAILURES_ALLOWED = 30
 FAILURE_WINDOW = 60.0
@@ -66,9 +70,10 @@ class Rule:
     """The roles a route allows (none: public). A dependency: FastAPI calls it before the
     route, with the request, and the route receives the :class:`Principal` (or None)."""
 
-    def __init__(self, roles: Iterable[str], *, public: bool = False) -> None:
+    def __init__(self, roles: Iterable[str], *, public: bool = False, page: bool = False) -> None:
         self.roles = frozenset(roles)
         self.public = public
+        self.page = page
         unknown = self.roles - set(ROLES)
         if unknown:
             raise ValueError(f"unknown roles {sorted(unknown)}")
@@ -83,18 +88,21 @@ class Rule:
         if failures.blocked(client):
             raise HTTPException(429, "too many wrong tokens from this address; try later")
         token = _token(request)
+        if token is None and self.page:
+            token = _session_token(request)
+        refused = PageRefused if self.page else HTTPException
         principal = None if token is None else authenticate(request.app.state.access, token)
         request.state.principal = principal
         if token is not None and principal is None:
             failures.failed(client)
         if principal is None:
-            raise HTTPException(
+            raise refused(
                 401,
                 "a valid bearer token is required (Authorization: Bearer TOKEN)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
         if principal.role not in self.roles:
-            raise HTTPException(
+            raise refused(
                 403,
                 f"the role {principal.role} may not use this route "
                 f"({', '.join(sorted(self.roles))} may)",
@@ -111,9 +119,25 @@ def _token(request: Request) -> str | None:
     return token.strip()
 
 
-def allow(*roles: str) -> Any:
-    """The route's rule: only tokens of these roles (a ``Depends`` for its signature)."""
-    return Depends(Rule(roles))
+class PageRefused(HTTPException):
+    """A page route's refusal (401 or 403), answered with a page rather than JSON."""
+
+
+def _session_token(request: Request) -> str | None:
+    """The token kept for the request's sign-in session cookie, if any. An unknown session
+    id counts as a wrong token (it is guessed like one)."""
+    sessions: Sessions | None = getattr(request.app.state, "sessions", None)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if sessions is None or not session_id:
+        return None
+    session = sessions.get(session_id)
+    return "\0unknown session" if session is None else session.token
+
+
+def allow(*roles: str, page: bool = False) -> Any:
+    """The route's rule: only tokens of these roles (a ``Depends`` for its signature);
+    ``page``: a web page, which also takes the sign-in session's cookie."""
+    return Depends(Rule(roles, page=page))
 
 
 def public() -> Any:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite drives for real, if they are missing:
 # Debian's PostgreSQL (started by postgres.sh), Java 17 and Maven (Kafka's jars, kafka.sh),
-# headless Chromium (the HTML report test) and docker-compose 1.29 (validates the compose
+# headless Chromium (the HTML report test and the web pages, driven by Playwright with
+# executable_path: no browser is ever downloaded) and docker-compose 1.29 (validates the compose
 # file without a Docker engine). Idempotent: a machine that has them installs nothing.
 set -euo pipefail
 

@@ -53,6 +53,18 @@ RULES: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/v1/releases"): frozenset({"publisher"}),
     ("GET", "/v1/releases"): None,  # public
     ("GET", "/v1/releases/{release_id}/{name}"): None,
+    # The web pages (infra.http.pages): the same rules, a session cookie or a bearer header.
+    ("GET", "/"): None,
+    ("GET", "/releases"): None,
+    ("GET", "/static/pages.css"): None,
+    ("GET", "/login"): None,
+    ("POST", "/login"): None,  # refuses a form without its CSRF value: 403
+    ("POST", "/logout"): None,
+    ("GET", "/cases"): frozenset({"case_worker"}),
+    ("GET", "/cases/{person_ref}"): frozenset({"case_worker"}),
+    ("GET", "/reports"): frozenset({"analyst"}),
+    ("GET", "/reports/{year}"): frozenset({"analyst"}),
+    ("GET", "/reports/{year}/csv"): frozenset({"analyst"}),
 }
 """Who may call each route (None: anyone, with no token). Every route of the app must be
 here: a new route is reviewed here, with its rule."""
@@ -143,6 +155,8 @@ def _call(client: TestClient, world: World, route: APIRoute, headers: dict[str, 
             headers={**headers, "Content-Type": "application/json"},
         )
     params = {"as_of": AS_OF, "year": str(YEAR), "by": "gender"}
+    if not path.startswith("/v1/"):
+        params = {"as_of": AS_OF, "table": "by_gender"}
     return client.request(method, path, params=params, headers=headers)
 
 
@@ -167,13 +181,18 @@ def test_every_route_with_every_role_and_none(world: World, client: TestClient) 
             assert answer.status_code < 500, where
             if (next(iter(route.methods)), route.path) == ("POST", "/v1/releases"):
                 ok = 409 if role == "publisher" else 200  # no budget allocated in this walk
+            elif (next(iter(route.methods)), route.path) == ("POST", "/login"):
+                ok = 403  # the walk's form has no CSRF value
             else:
                 ok = 200
             if allowed is None or (role is not None and role in allowed):
                 assert answer.status_code == ok, f"{where}: {answer.text}"
             elif role is None:
                 assert answer.status_code == 401, where
-                assert answer.headers["www-authenticate"] == "Bearer"
+                if route.path.startswith("/v1/"):
+                    assert answer.headers["www-authenticate"] == "Bearer"
+                else:  # a page answers with the sign-in form
+                    assert 'action="/login"' in answer.text, where
             else:
                 assert answer.status_code == 403, where
             if allowed is not None and answer.status_code != 200:
@@ -294,7 +313,12 @@ def test_case_reads_are_audited_failed_ones_too(world: World, client: TestClient
 
 def test_no_route_can_change_the_audit_trail(world: World, client: TestClient) -> None:
     writes = {(m, p) for m, p in RULES if m != "GET"}
-    assert writes == {("POST", "/v1/events"), ("POST", "/v1/releases")}
+    assert writes == {
+        ("POST", "/v1/events"),
+        ("POST", "/v1/releases"),
+        ("POST", "/login"),
+        ("POST", "/logout"),
+    }
     before = _entries(world)
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         answer = client.request(method, "/v1/audit", headers=world.headers("admin"))
