@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.access import DIRECTORY_ID as _DIRECTORY_ID
-from domain.access import AuditDay, UserDirectory, audit_day_id
+from domain.access import AuditDay, TokenFailures, UserDirectory, audit_day_id, token_failures_id
 from infra.ledgers.base import StoredLedger
 
 SAVE_ATTEMPTS = 20
@@ -69,6 +69,28 @@ class AccessLedger(StoredLedger):
             return self.day(day) or AuditDay(day)
 
         self._save_with(load, lambda audit: audit.record(**entry))
+
+    def token_failures(self, client: str, since: float) -> int:
+        """How many wrong tokens ``client`` presented after ``since``, in any process."""
+        try:
+            found: object = self.repository.get(token_failures_id(client))
+        except AggregateNotFoundError:
+            return 0
+        assert isinstance(found, TokenFailures)
+        return found.since(since)
+
+    def token_failed(self, client: str, at: float) -> None:
+        """Record one wrong token from ``client``."""
+
+        def load() -> TokenFailures:
+            try:
+                found: object = self.repository.get(token_failures_id(client))
+            except AggregateNotFoundError:
+                return TokenFailures(client)
+            assert isinstance(found, TokenFailures)
+            return found
+
+        self._save_with(load, lambda failures: failures.failed(at))
 
     def _save_with(self, load: Callable[[], A], change: Callable[[A], None]) -> None:
         with self._writing:

@@ -531,7 +531,8 @@ def test_guessing_tokens_is_slowed_down(world: World) -> None:
     from infra.http.rules import TokenFailures
 
     app = create_app(world.settings, token_failures=TokenFailures(allowed=3, window=3600))
-    with TestClient(app) as client:
+    # An address of its own: the count is kept in the store, for every test of this store.
+    with TestClient(app, client=("198.51.100.7", 50000)) as client:
         good = world.headers("admin")
         assert client.get("/v1/audit", headers=good).status_code == 200
         for attempt in range(3):
@@ -539,6 +540,29 @@ def test_guessing_tokens_is_slowed_down(world: World) -> None:
             assert client.get("/v1/audit", headers=wrong).status_code == 401
         assert client.get("/v1/audit", headers=good).status_code == 429
         assert client.get("/v1/releases").status_code == 200  # public routes stay open
+
+
+def test_every_server_on_the_store_counts_the_same_wrong_tokens(world: World) -> None:
+    """Two servers on one store (as ``--workers 2``, or two ``cmm serve``): a guesser's
+    tries at both add up, so it gets no more of them than from one."""
+    from infra.http.rules import TokenFailures
+
+    def server() -> FastAPI:
+        return create_app(world.settings, token_failures=TokenFailures(allowed=3, window=3600))
+
+    # A client address of its own: the other tests' wrong tokens do not count here.
+    address = ("192.0.2.7", 50000)
+    with (
+        TestClient(server(), client=address) as one,
+        TestClient(server(), client=address) as other,
+    ):
+        good = world.headers("admin")
+        assert one.get("/v1/audit", headers=good).status_code == 200
+        for attempt, client in enumerate((one, other, one)):
+            wrong = {"Authorization": f"Bearer guess-{attempt}"}
+            assert client.get("/v1/audit", headers=wrong).status_code == 401
+        assert one.get("/v1/audit", headers=good).status_code == 429
+        assert other.get("/v1/audit", headers=good).status_code == 429
 
 
 def _cells(frame: Any) -> list[list[Any]]:
