@@ -41,6 +41,10 @@ class AccessLedger(Protocol):
 
     def record(self, day: str, entry: dict[str, Any]) -> None: ...
 
+    def token_failures(self, client: str, since: float) -> int: ...
+
+    def token_failed(self, client: str, at: float) -> None: ...
+
 
 @dataclass(frozen=True)
 class Principal:

@@ -22,6 +22,11 @@ class SubmissionRefused(ValueError):
     """A body that is not events at all (too large, not text); nothing was stored."""
 
 
+class CorrectionForbidden(PermissionError):
+    """A correction of an event that is not the submitting organisation's own; nothing of
+    the body was stored. The message names the line and the rule, never a value."""
+
+
 @dataclass
 class Submitted:
     """What became of a submission: lines read, stored, already stored, and each rejected
@@ -60,6 +65,71 @@ def _foreign_source(raw: bytes, source: str) -> str | None:
     return None
 
 
+def _corrected(raw: bytes) -> tuple[str | None, str] | None:
+    """(person_ref or None, target event id) of a correction line, or None."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("type") != "CorrectionRecorded":
+        return None
+    payload = data.get("payload")
+    target = payload.get("target_event_id") if isinstance(payload, dict) else None
+    if not isinstance(target, str):
+        return None  # left to the contract, which says why
+    person_ref = data.get("person_ref")
+    return (person_ref if isinstance(person_ref, str) else None, target.lower())
+
+
+def _own_event_ids(raws: list[bytes], source: str) -> set[str]:
+    """The event ids of this body's lines that name ``source``."""
+    ids: set[str] = set()
+    for raw in raws:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("source") == source:
+            ids.add(str(data.get("event_id", "")).lower())
+    return ids
+
+
+def check_corrections(adapters: Adapters, raws: list[bytes], source: str) -> None:
+    """Refuse (:class:`CorrectionForbidden`) a body with a correction of an event that is
+    not ``source``'s own: an event of this body, or one of the case's stored events that
+    names ``source``. A correction of a log event (hotline, outreach) names no case to look
+    in, so a token cannot make one: the operator ingests those from a file."""
+    own: set[str] | None = None
+    timelines: dict[str, dict[str, str]] = {}
+    for number, raw in enumerate(raws, start=1):
+        corrected = _corrected(raw) if raw.strip() else None
+        if corrected is None:
+            continue
+        person_ref, target = corrected
+        if own is None:
+            own = _own_event_ids(raws, source)
+        if target in own:
+            continue
+        rule = (
+            f"line {number}: payload.target_event_id: a partner may correct only its own "
+            f"organisation's ({source}) events"
+        )
+        if person_ref is None or adapters.case_timeline is None:
+            raise CorrectionForbidden(
+                f"{rule}; a token cannot correct a log event (the operator ingests those); "
+                "nothing was stored"
+            )
+        if person_ref not in timelines:
+            timelines[person_ref] = {
+                str(r["event_id"]).lower(): str(r["source"])
+                for r in adapters.case_timeline(person_ref)
+            }
+        if timelines[person_ref].get(target) != source:
+            raise CorrectionForbidden(
+                f"{rule}: the target is none of its events in this case; nothing was stored"
+            )
+
+
 def submit_events(adapters: Adapters, body: bytes, source: str) -> Submitted:
     """Store the JSON-lines ``body`` (one event a line) submitted by ``source``: every valid
     line of that source once, the others rejected with their line number and reason."""
@@ -69,6 +139,7 @@ def submit_events(adapters: Adapters, body: bytes, source: str) -> Submitted:
         # The file ingest would unpack it, past the check of each event's source below.
         raise SubmissionRefused("body: plain JSON lines only, not gzip-compressed")
     lines = body.splitlines()
+    check_corrections(adapters, lines, source)
     refused: dict[int, str] = {}
     kept: list[bytes] = []
     for number, raw in enumerate(lines, start=1):

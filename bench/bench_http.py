@@ -30,6 +30,8 @@ from bench.common import emit, log
 from simulation.simulate import load_profile, simulate, write_jsonl
 
 YEAR, AS_OF = 2012, "2013-01-31"
+WARM_P95_TARGET_MS, AFTER_NEW_TARGET_MS = 50.0, 2000.0
+"""Issue 15's targets, emitted as each figure's ``baseline`` (``ratio`` <= 1 meets it)."""
 
 
 def _cmm(args: list[str], env: dict[str, str]) -> None:
@@ -73,6 +75,9 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CMM_")}
         env["CMM_DATA_DIR"] = str(work / "data")
         env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        # Every store-opening command needs a key: a new one, of this run's store alone.
+        _cmm(["key", "new", str(work / "key")], env)
+        env["CMM_KEY_FILE"] = str(work / "key")
         count = make_file(work / "events.jsonl", args.events)
         _cmm(["ingest", str(work / "events.jsonl")], env)
         added = subprocess.run(
@@ -117,7 +122,8 @@ def main() -> None:
             cuts = statistics.quantiles(latencies, n=100)
             extra = {"events": count, "clients": args.clients, "requests": len(latencies)}
             emit("http_report_warm_p50", cuts[49], "ms", **extra)
-            emit("http_report_warm_p95", cuts[94], "ms", **extra)
+            # baseline: the target (ratio at most 1 meets it).
+            emit("http_report_warm_p95", cuts[94], "ms", baseline=WARM_P95_TARGET_MS, **extra)
 
             more = work / "more.jsonl"
             write_jsonl(
@@ -127,7 +133,14 @@ def main() -> None:
             _cmm(["ingest", str(more)], env)
             with httpx.Client(base_url=base, headers=headers, timeout=600) as one:
                 after = _timed_get(one)
-            emit("http_report_after_new_events", after, "ms", events=count, new_events=1000)
+            emit(
+                "http_report_after_new_events",
+                after,
+                "ms",
+                baseline=AFTER_NEW_TARGET_MS,
+                events=count,
+                new_events=1000,
+            )
         finally:
             server.terminate()
             server.wait(timeout=60)

@@ -7,6 +7,8 @@ event-sourced aggregates, kept in the event store beside the events (``infra.led
 - :class:`AuditDay`: the accesses of one day (UTC), in the order they were recorded: who,
   what (the route and the person_refs read), when, from where and with what outcome. It has
   no way to change or remove an entry.
+- :class:`TokenFailures`: when one client address presented wrong tokens, so every server
+  process on the store counts the same tries.
 
 Imports only the standard library and ``eventsourcing.domain``.
 """
@@ -158,3 +160,29 @@ class AuditDay(Aggregate):
                 "detail": dict(detail),
             }
         )
+
+
+def token_failures_id(client: str) -> UUID:
+    """The wrong tokens of one client address: name-based, so every process finds it."""
+    return uuid5(ACCESS_NAMESPACE, f"token-failures/{client}")
+
+
+class TokenFailures(Aggregate):
+    """When one client address presented a wrong token (seconds since the epoch)."""
+
+    @staticmethod
+    def create_id(client: str) -> UUID:
+        return token_failures_id(client)
+
+    @event("TokenFailuresOpened")
+    def __init__(self, client: str) -> None:
+        self.client = client
+        self.times: list[float] = []
+
+    @event("TokenFailed")
+    def failed(self, at: float) -> None:
+        self.times.append(at)
+
+    def since(self, moment: float) -> int:
+        """How many wrong tokens were presented after ``moment``."""
+        return sum(1 for t in self.times if t > moment)

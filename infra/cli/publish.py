@@ -132,6 +132,7 @@ def publish(
             )  # fmt: skip
         except (ProtectionError, OutputRefused) as refused:
             progress.stop()
+            _audit(ports, year, as_of, method, released_by, None)
             say(f"cmm publish: refused, nothing released: {refused}")
             return EXIT_REFUSED
     else:
@@ -143,9 +144,11 @@ def publish(
             )  # fmt: skip
         except (BudgetError, OutputRefused) as refused:
             progress.stop()
+            _audit(ports, year, as_of, method, released_by, None)
             say(f"cmm publish: {_refusal(refused)}")
             return EXIT_REFUSED
     progress.stop()
+    _audit(ports, year, as_of, method, released_by, release.metadata.get("release_id"))
     if public:
         from infra.safe_files import PUBLIC_DIR, PUBLIC_FILE, set_tree_modes
 
@@ -157,6 +160,41 @@ def publish(
         f"package in {out}"
     )
     return EXIT_OK
+
+
+def _audit(
+    ports: Any,
+    year: int,
+    as_of: str,
+    method: Method,
+    released_by: str | None,
+    release_id: object,
+) -> None:
+    """A publish from the command line in the same audit trail as the server's: who (the
+    login name), what (the year, cut-off, method and release id; none when refused), when
+    and from which host. Refusals are recorded too, as the server records failed calls."""
+    import getpass
+    import socket
+
+    from application.access import record_access
+
+    assert ports.open_access_ledger is not None
+    record_access(
+        ports.open_access_ledger(),
+        who=f"{getpass.getuser()} (command line)",
+        role=None,
+        action="published" if release_id is not None else "publish_refused",
+        route="cmm publish",
+        status=0,
+        client=socket.gethostname(),
+        detail={
+            "year": year,
+            "as_of": as_of,
+            "method": method.value,
+            "release_id": None if release_id is None else str(release_id),
+            "released_by": released_by,
+        },
+    )
 
 
 def _dry_run(

@@ -203,14 +203,14 @@ async def login(request: Request, who: Annotated[None, public()]) -> Response:
         return login_page(request, 403, "The form had expired: sign in again.")
     failures: TokenFailures = request.app.state.token_failures
     client = request.client.host if request.client is not None else "-"
-    if failures.blocked(client):
+    if await run_in_threadpool(failures.blocked, request.app.state.access, client):
         return login_page(request, 429, "Too many wrong tokens from this address; try later.")
     token = form.get("token", "").strip()
     principal = None
     if token:
         principal = await run_in_threadpool(authenticate, request.app.state.access, token)
     if principal is None:
-        failures.failed(client)
+        await run_in_threadpool(failures.failed, request.app.state.access, client)
         return login_page(request, 401, "That token is not valid (unknown, revoked or expired).")
     session_id, max_age = _sessions(request).open(token, principal.expires_at)
     answer = secure(RedirectResponse(_next(form.get("next")), status_code=303))

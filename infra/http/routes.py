@@ -140,7 +140,12 @@ async def submit(
 ) -> JSONResponse:
     from starlette.concurrency import run_in_threadpool
 
-    from application.submit import SubmissionRefused, one_line, submit_events
+    from application.submit import (
+        CorrectionForbidden,
+        SubmissionRefused,
+        one_line,
+        submit_events,
+    )
 
     body = await request.body()
     if content_type is not None and content_type.split(";")[0].strip() == "application/json":
@@ -148,6 +153,8 @@ async def submit(
     assert who.source is not None  # a source user always has one (domain.access)
     try:
         result = await run_in_threadpool(submit_events, _adapters(request), body, who.source)
+    except CorrectionForbidden as forbidden:
+        raise HTTPException(403, str(forbidden)) from forbidden
     except SubmissionRefused as refused:
         status = 413 if "bytes a request" in str(refused) else 415
         raise HTTPException(status, str(refused)) from refused

@@ -17,9 +17,7 @@ Neither tokens nor their hashes are logged or echoed; a refusal says only which 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,7 +25,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from application.access import ROLES, Principal, authenticate
+from application.access import ROLES, AccessLedger, Principal, authenticate
 from infra.http.sessions import SESSION_COOKIE, Sessions
 
 FAILURES_ALLOWED = 30
@@ -38,32 +36,19 @@ OPEN_PATHS = frozenset({"/openapi.json"})
 
 
 class TokenFailures:
-    """The recent wrong tokens of each client address (in this process)."""
+    """How many wrong tokens a client address may present, and in what window. The count
+    is kept in the store (the access ledger), so every server process on it (``--workers``,
+    or two servers) counts the same tries."""
 
     def __init__(self, allowed: int = FAILURES_ALLOWED, window: float = FAILURE_WINDOW) -> None:
         self.allowed = allowed
         self.window = window
-        self._lock = threading.Lock()
-        self._seen: dict[str, deque[float]] = {}
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        times = self._seen.setdefault(client, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            del self._seen[client]  # no memory kept of a client that stopped failing
-            return deque()
-        return times
+    def blocked(self, ledger: AccessLedger, client: str) -> bool:
+        return ledger.token_failures(client, time.time() - self.window) >= self.allowed
 
-    def blocked(self, client: str) -> bool:
-        with self._lock:
-            return len(self._recent(client, time.monotonic())) >= self.allowed
-
-    def failed(self, client: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._recent(client, now)
-            self._seen.setdefault(client, deque()).append(now)
+    def failed(self, ledger: AccessLedger, client: str) -> None:
+        ledger.token_failed(client, time.time())
 
 
 class Rule:
@@ -85,7 +70,7 @@ class Rule:
             return None
         failures: TokenFailures = request.app.state.token_failures
         client = request.client.host if request.client is not None else "-"
-        if failures.blocked(client):
+        if failures.blocked(request.app.state.access, client):
             raise HTTPException(429, "too many wrong tokens from this address; try later")
         token = _token(request)
         if token is None and self.page:
@@ -94,7 +79,7 @@ class Rule:
         principal = None if token is None else authenticate(request.app.state.access, token)
         request.state.principal = principal
         if token is not None and principal is None:
-            failures.failed(client)
+            failures.failed(request.app.state.access, client)
         if principal is None:
             raise refused(
                 401,

@@ -19,7 +19,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.access import DIRECTORY_ID as _DIRECTORY_ID
-from domain.access import AuditDay, UserDirectory, audit_day_id
+from domain.access import AuditDay, TokenFailures, UserDirectory, audit_day_id, token_failures_id
 from infra.ledgers.base import StoredLedger
 
 SAVE_ATTEMPTS = 20
@@ -63,12 +63,61 @@ class AccessLedger(StoredLedger):
         return found
 
     def record(self, day: str, entry: dict[str, Any]) -> None:
-        """Append one access to the day's record."""
+        """Append one access to the day's record: one new event after the record's last,
+        written without copying the record (a day's record grows with every request, and
+        a copy of it per request made each request slower than the one before). Another
+        writer that appended first makes the store refuse this one; it is then made again
+        after that writer's, so no entry is lost."""
+        with self._writing:
+            for attempt in range(SAVE_ATTEMPTS):
+                try:
+                    # The cached record itself, brought forward from the store: read only.
+                    current: object = self.repository.get(
+                        audit_day_id(day), deepcopy_from_cache=False
+                    )
+                except AggregateNotFoundError:
+                    current = None
+                pending: Any
+                if current is None:
+                    pending = AuditDay(day)
+                    pending.record(**entry)
+                else:
+                    assert isinstance(current, AuditDay)
+                    recorded: Any = AuditDay.AccessRecorded  # type: ignore[attr-defined]
+                    pending = recorded(
+                        originator_id=current.id,
+                        originator_version=current.version + 1,
+                        timestamp=recorded.create_timestamp(),
+                        **entry,
+                    )
+                try:
+                    self.save(pending)
+                    return
+                except IntegrityError:
+                    if attempt == SAVE_ATTEMPTS - 1:
+                        raise
 
-        def load() -> AuditDay:
-            return self.day(day) or AuditDay(day)
+    def token_failures(self, client: str, since: float) -> int:
+        """How many wrong tokens ``client`` presented after ``since``, in any process."""
+        try:
+            found: object = self.repository.get(token_failures_id(client))
+        except AggregateNotFoundError:
+            return 0
+        assert isinstance(found, TokenFailures)
+        return found.since(since)
 
-        self._save_with(load, lambda audit: audit.record(**entry))
+    def token_failed(self, client: str, at: float) -> None:
+        """Record one wrong token from ``client``."""
+
+        def load() -> TokenFailures:
+            try:
+                found: object = self.repository.get(token_failures_id(client))
+            except AggregateNotFoundError:
+                return TokenFailures(client)
+            assert isinstance(found, TokenFailures)
+            return found
+
+        self._save_with(load, lambda failures: failures.failed(at))
 
     def _save_with(self, load: Callable[[], A], change: Callable[[A], None]) -> None:
         with self._writing:

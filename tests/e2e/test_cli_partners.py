@@ -1,9 +1,10 @@
 """``cmm publish --method suppression`` from the command line: a refused partner release
 exits 3 and leaves nothing behind, and the recorded releases survive deleting every file of
-the data directory but the event store."""
+the data directory but the event store; each publish, refused or not, is in the audit trail."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import subprocess
 from pathlib import Path
@@ -68,6 +69,16 @@ def test_refused_partner_releases_exit_3_and_leave_nothing(tmp_path: Path) -> No
     again = publish(data, tmp_path / "partners", check=False)
     assert again.returncode == 3
     assert releases(data) == 1
+
+    # Every publish from the command line is in the audit trail, the refused ones too.
+    trail = [json.loads(line) for line in cmm("audit", data_dir=data).stdout.splitlines()]
+    publishes = [e for e in trail if e["route"] == "cmm publish"]
+    assert [e["action"] for e in publishes] == ["publish_refused", "published", "publish_refused"]
+    login = getpass.getuser()
+    assert all(e["who"] == f"{login} (command line)" for e in publishes)
+    assert publishes[1]["detail"]["release_id"] == partner["release_id"]
+    assert publishes[1]["detail"]["year"] == 2012
+    assert publishes[1]["detail"]["as_of"] == "2013-01-31"
 
     for path in data.iterdir():
         if path.is_file() and not path.name.startswith("events.sqlite3"):

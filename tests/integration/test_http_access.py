@@ -370,6 +370,56 @@ def test_a_source_submits_only_as_itself_with_the_reasons_of_ingest(
     assert posts[-2]["detail"] == {"lines": 1, "stored": 1, "rejected": 0}
 
 
+def _correction(target: dict[str, Any], source: str, person_ref: str | None) -> dict[str, Any]:
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "type": "CorrectionRecorded",
+        "schema_version": 1,
+        "occurred_at": "2013-03-01T09:00:00Z",
+        "recorded_at": "2013-03-01T09:00:00Z",
+        "source": source,
+        "payload": {
+            "target_event_id": target["event_id"],
+            "target_type": target["type"],
+            "action": "retract",
+            "reason": "data_entry_error",
+        },
+    }
+    return event if person_ref is None else {**event, "person_ref": person_ref}
+
+
+def test_a_source_corrects_only_its_own_organisations_events(
+    world: World, client: TestClient
+) -> None:
+    headers = {**world.headers("source"), "Content-Type": "application/x-ndjson"}
+    mine = {**world.case_event, "event_id": str(uuid.uuid4())}
+    theirs = next(
+        e
+        for e in world.events
+        if e.get("person_ref") == world.person_ref and e["source"] != world.source
+    )
+    log_event = next(e for e in world.events if not e.get("person_ref"))
+    for target, person_ref in ((theirs, world.person_ref), (log_event, None)):
+        forged = _correction(target, world.source, person_ref)
+        body = "".join(json.dumps(e) + "\n" for e in (mine, forged))
+        answer = client.post("/v1/events", content=body, headers=headers)
+        assert answer.status_code == 403, answer.text
+        assert "only its own organisation" in answer.json()["detail"]
+        assert world.person_ref not in answer.text
+    # Nothing of the refused bodies was stored: the valid event in them is new still.
+    alone = client.post("/v1/events", content=json.dumps(mine) + "\n", headers=headers)
+    assert alone.status_code == 200 and alone.json()["stored"] == 1
+    # Its own stored event, and an event of the same body, it may correct.
+    own = _correction(world.case_event, world.source, world.person_ref)
+    fresh = {**world.case_event, "event_id": str(uuid.uuid4())}
+    of_fresh = _correction(fresh, world.source, world.person_ref)
+    body = "".join(json.dumps(e) + "\n" for e in (own, fresh, of_fresh))
+    answer = client.post("/v1/events", content=body, headers=headers)
+    assert answer.status_code == 200 and answer.json()["stored"] == 3, answer.text
+    posts = [e for e in _entries(world) if e["route"] == "POST /v1/events"]
+    assert [e["status"] for e in posts[-4:]] == [403, 403, 200, 200]
+
+
 def test_public_release_routes_reach_nothing_else(world: World, client: TestClient) -> None:
     listing = client.get("/v1/releases").json()
     assert [r["id"] for r in listing] == ["open-data-2012"]
@@ -505,7 +555,8 @@ def test_guessing_tokens_is_slowed_down(world: World) -> None:
     from infra.http.rules import TokenFailures
 
     app = create_app(world.settings, token_failures=TokenFailures(allowed=3, window=3600))
-    with TestClient(app) as client:
+    # An address of its own: the count is kept in the store, for every test of this store.
+    with TestClient(app, client=("198.51.100.7", 50000)) as client:
         good = world.headers("admin")
         assert client.get("/v1/audit", headers=good).status_code == 200
         for attempt in range(3):
@@ -513,6 +564,29 @@ def test_guessing_tokens_is_slowed_down(world: World) -> None:
             assert client.get("/v1/audit", headers=wrong).status_code == 401
         assert client.get("/v1/audit", headers=good).status_code == 429
         assert client.get("/v1/releases").status_code == 200  # public routes stay open
+
+
+def test_every_server_on_the_store_counts_the_same_wrong_tokens(world: World) -> None:
+    """Two servers on one store (as ``--workers 2``, or two ``cmm serve``): a guesser's
+    tries at both add up, so it gets no more of them than from one."""
+    from infra.http.rules import TokenFailures
+
+    def server() -> FastAPI:
+        return create_app(world.settings, token_failures=TokenFailures(allowed=3, window=3600))
+
+    # A client address of its own: the other tests' wrong tokens do not count here.
+    address = ("192.0.2.7", 50000)
+    with (
+        TestClient(server(), client=address) as one,
+        TestClient(server(), client=address) as other,
+    ):
+        good = world.headers("admin")
+        assert one.get("/v1/audit", headers=good).status_code == 200
+        for attempt, client in enumerate((one, other, one)):
+            wrong = {"Authorization": f"Bearer guess-{attempt}"}
+            assert client.get("/v1/audit", headers=wrong).status_code == 401
+        assert one.get("/v1/audit", headers=good).status_code == 429
+        assert other.get("/v1/audit", headers=good).status_code == 429
 
 
 def _cells(frame: Any) -> list[list[Any]]:
