@@ -162,8 +162,11 @@ def _constraints(
     rows: list[npt.NDArray[np.float64]] = []
     rounding: list[_Rounding] = []
     total_index: dict[str, int] = {}
-    fine_of = {coarse: fine for coarse, fine in MARGIN_OF.items()}
-    coarse_of = {fine: coarse for coarse, fine in fine_of.items()}
+    # Each finer table -> its margin tables, in release order: the first is its rounding parent.
+    coarse_of: dict[str, list[str]] = {}
+    for margin in RELEASED_TABLES:
+        for fine in MARGIN_OF.get(margin, ()):
+            coarse_of.setdefault(fine, []).append(margin)
 
     def equal(members: Sequence[int], parent: int) -> None:
         row = np.zeros(n)
@@ -181,16 +184,19 @@ def _constraints(
                 rule.key
             )
         if name in coarse_of:
-            # A finer table: each group of its cells adds up to one cell of its margin table
-            # (which itself adds up to the total, so the finer table does too).
-            coarse = specs[coarse_of[name]]
-            c_start = offsets[coarse.name][0]
-            groups: dict[int, list[int]] = {}
-            for i, j in enumerate(_coarse_index(spec, coarse)):
-                groups.setdefault(c_start + j, []).append(start + i)
-            for parent_cell, members in groups.items():
-                equal(members, parent_cell)
-                rounding.append(_Rounding(tuple(members), parent_cell))
+            # A finer table: each group of its cells adds up to one cell of each of its margin
+            # tables (which add up to the total, so the finer table does too). It is rounded
+            # within the cells of its first margin.
+            for n_margin, coarse_name in enumerate(coarse_of[name]):
+                coarse = specs[coarse_name]
+                c_start = offsets[coarse.name][0]
+                groups: dict[int, list[int]] = {}
+                for i, j in enumerate(_coarse_index(spec, coarse)):
+                    groups.setdefault(c_start + j, []).append(start + i)
+                for parent_cell, members in groups.items():
+                    equal(members, parent_cell)
+                    if n_margin == 0:
+                        rounding.append(_Rounding(tuple(members), parent_cell))
         elif rule.kind == "parent":
             equal(cells, total_index[name])
             rounding.append(_Rounding(cells, total_index[name]))

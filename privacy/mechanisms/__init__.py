@@ -70,6 +70,7 @@ from privacy.mechanisms._specs import (
     Source,
     TotalRule,
     citizenship_cells,
+    citizenship_group,
     citizenship_recode,
     table_specs,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "bound_persons",
     "category_keys",
     "citizenship_cells",
+    "citizenship_group",
     "citizenship_recode",
     "discrete_laplace_variance",
     "exact_counts",

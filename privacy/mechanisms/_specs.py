@@ -10,11 +10,13 @@ from typing import Literal
 
 from domain.codes import (
     AgeBand,
+    AgeGroup,
     Authority,
     CallerType,
     CallReason,
     Channel,
     ChannelGroup,
+    CitizenshipGroup,
     ExploitationForm,
     ExploitationGroup,
     Gender,
@@ -23,7 +25,7 @@ from domain.codes import (
     Place,
     SupportStatus,
 )
-from domain.countries import COUNTRIES, Region
+from domain.countries import COUNTRIES, Region, is_eu_member
 from privacy.params import LISTED_CITIZENSHIPS, RELEASED_TABLES, UNIT_OF, Unit
 
 KEY_SEPARATOR = "|"
@@ -41,6 +43,17 @@ minimum and maximum (``health_uses_per_person_min/max``) are order statistics of
 person's behaviour: a counting mechanism cannot protect them, so they are withheld."""
 
 Source = Literal["facts", "hotline", "outreach"]
+
+AGE_GROUP_OF_BAND: Mapping[str, str] = {
+    **{b: AgeGroup.CHILD.value for b in (AgeBand.A0_14.value, AgeBand.A15_17.value)},
+    **{
+        b.value: AgeGroup.ADULT.value
+        for b in AgeBand
+        if b not in (AgeBand.A0_14, AgeBand.A15_17, AgeBand.UNKNOWN)
+    },
+    AgeBand.UNKNOWN.value: AgeGroup.UNKNOWN.value,
+}
+"""Child (under 18) or adult by the public age bands: a band lies wholly on one side of 18."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,22 +160,50 @@ OTHER_PREFIX = "other_"
 """Cell code of the countries of a region that the release does not list: ``other_<region>``."""
 
 
-def citizenship_cells() -> list[list[str]]:
-    """``by_citizenship``'s cells: each listed country (``LISTED_CITIZENSHIPS``) in code order,
-    then one ``other_<region>`` cell per region with unlisted countries, in region order."""
+EU_SUFFIX = "_eu"
+"""Suffix of the other cell of a region's countries that are EU member states in the year."""
+_DENMARK = "DK"
+
+
+def _other_cell(code: str, year: int) -> str:
+    country = COUNTRIES[code]
+    suffix = EU_SUFFIX if is_eu_member(code, year) else ""
+    return f"{OTHER_PREFIX}{country.region.value}{suffix}"
+
+
+def citizenship_cells(year: int) -> list[list[str]]:
+    """``by_citizenship``'s cells in ``year``: each listed country (``LISTED_CITIZENSHIPS``) in
+    code order, then per region in region order one cell ``other_<region>_eu`` for its unlisted
+    EU member states of the year (where it has any) and one ``other_<region>`` for its other
+    unlisted countries. Every cell lies in one citizenship group (:func:`citizenship_group`)."""
     listed = [[c, COUNTRIES[c].region.value] for c in sorted(LISTED_CITIZENSHIPS)]
-    regions = {COUNTRIES[c].region for c in COUNTRIES if c not in LISTED_CITIZENSHIPS}
-    others = [[f"{OTHER_PREFIX}{r.value}", r.value] for r in Region if r in regions]
+    present = {_other_cell(c, year) for c in COUNTRIES if c not in LISTED_CITIZENSHIPS}
+    others = [
+        [cell, r.value]
+        for r in Region
+        for cell in (f"{OTHER_PREFIX}{r.value}{EU_SUFFIX}", f"{OTHER_PREFIX}{r.value}")
+        if cell in present
+    ]
     return listed + others
 
 
-def citizenship_recode() -> dict[str, str]:
-    """Every unlisted country code -> its region's other cell (listed codes keep their own)."""
-    return {
-        code: f"{OTHER_PREFIX}{country.region.value}"
-        for code, country in COUNTRIES.items()
-        if code not in LISTED_CITIZENSHIPS
-    }
+def citizenship_recode(year: int) -> dict[str, str]:
+    """Every unlisted country code -> its other cell of ``year`` (listed codes keep theirs)."""
+    return {code: _other_cell(code, year) for code in COUNTRIES if code not in LISTED_CITIZENSHIPS}
+
+
+def citizenship_group(cell: str, year: int) -> str:
+    """The citizenship group of a country code or a ``by_citizenship`` cell in ``year``."""
+    if cell == _DENMARK:
+        return CitizenshipGroup.DANISH.value
+    eu = cell.endswith(EU_SUFFIX) if cell.startswith(OTHER_PREFIX) else is_eu_member(cell, year)
+    return CitizenshipGroup.OTHER_EU.value if eu else CitizenshipGroup.NON_EU.value
+
+
+def citizenship_group_recode(year: int) -> dict[str, str]:
+    """Every country code and every ``by_citizenship`` cell -> its citizenship group."""
+    cells = [c for c, _ in citizenship_cells(year)]
+    return {code: citizenship_group(code, year) for code in [*COUNTRIES, *cells]}
 
 
 def table_specs(year: int) -> dict[str, HistogramSpec]:
@@ -209,14 +250,24 @@ def table_specs(year: int) -> dict[str, HistogramSpec]:
             contribution=_PERSON,
         ),
         _spec(
+            "by_citizenship_group",
+            "facts",
+            ["citizenship_group"],
+            [[g] for g in CitizenshipGroup.codes()],
+            keys={"citizenship": "citizenship_group"},
+            total=victims_total,
+            contribution=_PERSON,
+            recode={"citizenship": citizenship_group_recode(year)},
+        ),
+        _spec(
             "by_citizenship",
             "facts",
             ["citizenship", "region"],
-            citizenship_cells(),
+            citizenship_cells(year),
             keys={"citizenship": "citizenship"},
             total=victims_total,
             contribution=_PERSON,
-            recode={"citizenship": citizenship_recode()},
+            recode={"citizenship": citizenship_recode(year)},
         ),
         _spec(
             "by_exploitation_group",
@@ -263,10 +314,36 @@ def table_specs(year: int) -> dict[str, HistogramSpec]:
             contribution=_PERSON,
         ),
         _spec(
+            "by_exploitation_gender",
+            "facts",
+            ["exploitation", "gender"],
+            [[f, g] for f in ExploitationForm.codes() for g in Gender.codes()],
+            total=victims_total,
+            contribution=_PERSON,
+        ),
+        _spec(
             "by_age_band",
             "facts",
             ["age_band"],
             [[c] for c in AgeBand.codes()],
+            total=victims_total,
+            contribution=_PERSON,
+        ),
+        _spec(
+            "by_gender_age_group",
+            "facts",
+            ["gender", "age_group"],
+            [[g, a] for g in Gender.codes() for a in AgeGroup.codes()],
+            keys={"gender": "gender", "age_band": "age_group"},
+            total=victims_total,
+            contribution=_PERSON,
+            recode={"age_band": AGE_GROUP_OF_BAND},
+        ),
+        _spec(
+            "by_gender_age_band",
+            "facts",
+            ["gender", "age_band"],
+            [[g, a] for g in Gender.codes() for a in AgeBand.codes()],
             total=victims_total,
             contribution=_PERSON,
         ),

@@ -222,11 +222,22 @@ def test_publish_spends_the_budget_once_and_suppression_needs_none(
     # nothing and writes nothing.
     dry = cmm("publish", "--dry-run", "--year", "2012", "--json", data_dir=data)
     expected = json.loads(dry.stdout)["tables"]
-    # The reference tables, and the forms in the annual report's groups, derived from
-    # by_exploitation's release and so spending nothing of their own.
-    assert set(expected) == REFERENCE_TABLES | {"by_exploitation_group"}
-    assert expected["victims_by_year"]["epsilon"] == 0 and expected["by_gender"]["epsilon"] > 0
-    assert expected["by_exploitation_group"]["epsilon"] == 0
+    # The reference tables, the forms in the annual report's groups and the breakdowns for
+    # Eurostat, GRETA and UNODC; the margins are derived from the fit and spend nothing.
+    breakdowns = {
+        "by_exploitation_group",
+        "by_citizenship_group",
+        "by_exploitation_gender",
+        "by_gender_age_group",
+        "by_gender_age_band",
+    }
+    assert set(expected) == REFERENCE_TABLES | breakdowns
+    assert expected["victims_by_year"]["epsilon"] == 0
+    assert expected["by_gender_age_band"]["epsilon"] > 0
+    assert expected["by_exploitation_gender"]["epsilon"] > 0
+    for derived in ("by_exploitation_group", "by_gender", "by_gender_age_group"):
+        assert expected[derived]["epsilon"] == 0, derived
+    assert expected["by_citizenship_group"]["epsilon"] == 0
     assert (
         json.loads(cmm("budget", "--year", "2012", "--json", data_dir=data).stdout)["releases"]
         == []
@@ -243,7 +254,7 @@ def test_publish_spends_the_budget_once_and_suppression_needs_none(
         str(tmp_path / "open"),
         data_dir=data,
     )
-    assert f"released {len(REFERENCE_TABLES) + 1} tables" in first.stdout
+    assert f"released {len(REFERENCE_TABLES) + len(breakdowns)} tables" in first.stdout
     for name, figures in expected.items():
         with (tmp_path / "open" / f"{name}.csv").open() as handle:
             margins = [

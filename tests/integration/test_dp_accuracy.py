@@ -38,8 +38,18 @@ _COLUMNS = {
     "labour_by_industry_gender": ("industry_gender", "forced_labour"),
     "by_gender": ("gender", None),
     "by_age_band": ("age_band", None),
+    "by_exploitation_gender": ("exploitation_gender", None),
+    "by_gender_age_band": ("gender_age_band", None),
+    "by_gender_age_group": ("gender_age_group", None),
+    "by_citizenship_group": ("citizenship_group", None),
     "status_at_cutoff": ("status", None),
 }
+
+
+_EU_2012 = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GB GR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()  # noqa: SIM905
+)
+"""The EU member states in 2012, written out here rather than read from the code under test."""
 
 
 def _truth(facts: pd.DataFrame) -> dict[str, list[int]]:
@@ -50,10 +60,23 @@ def _truth(facts: pd.DataFrame) -> dict[str, list[int]]:
         "person_ref", keep="last"
     )
     facts["citizenship_cell"] = [
-        c if c in LISTED_CITIZENSHIPS else f"other_{COUNTRIES[c].region.value}"
+        c
+        if c in LISTED_CITIZENSHIPS
+        else f"other_{COUNTRIES[c].region.value}" + ("_eu" if c in _EU_2012 else "")
         for c in facts["citizenship"]
     ]
     facts["industry_gender"] = facts["industry"].astype(str) + "|" + facts["gender"]
+    facts["exploitation_gender"] = facts["exploitation"] + "|" + facts["gender"]
+    facts["gender_age_band"] = facts["gender"] + "|" + facts["age_band"]
+    age_group = [
+        "unknown" if b == "unknown" else "child" if b in ("0-14", "15-17") else "adult"
+        for b in facts["age_band"]
+    ]
+    facts["gender_age_group"] = facts["gender"] + "|" + pd.Series(age_group, index=facts.index)
+    facts["citizenship_group"] = [
+        "danish" if c == "DK" else "other_eu" if c in _EU_2012 else "non_eu"
+        for c in facts["citizenship"]
+    ]
     specs = table_specs(YEAR)
     out = {"victims_by_year": [len(facts)]}
     for name, (column, exploitation) in _COLUMNS.items():

@@ -365,8 +365,13 @@ def test_metadata_states_the_contract(releases: list[tuple[Release, list[Any]]])
     assert privacy["marker"] == "<5"
     assert privacy["derived_tables"] == [
         "victims_by_year",
+        "by_citizenship_group",
         "by_exploitation_group",
+        "by_exploitation",
         "labour_by_industry",
+        "by_gender",
+        "by_age_band",
+        "by_gender_age_group",
     ]
     for name, table_meta in privacy["tables"].items():
         if name in privacy["derived_tables"]:

@@ -39,7 +39,7 @@ def test_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         params.threshold = 2  # type: ignore[misc]
     with pytest.raises(TypeError):
-        params.weights["by_gender"] = 9.0  # type: ignore[index]
+        params.weights["by_authority"] = 9.0  # type: ignore[index]
 
 
 @pytest.mark.parametrize("threshold", [2, 0, -5])
@@ -81,8 +81,8 @@ def test_a_derived_table_has_no_budget(table: str) -> None:
 
 def test_missing_table_in_weights_refused() -> None:
     weights = dict(DEFAULT_WEIGHTS)
-    del weights["by_gender"]
-    with pytest.raises(ValueError, match=r"^weights must name every table; missing: by_gender$"):
+    del weights["by_authority"]
+    with pytest.raises(ValueError, match=r"^weights must name every table; missing: by_authority$"):
         PrivacyParams(weights=weights)
 
 
@@ -90,9 +90,9 @@ def test_missing_table_in_weights_refused() -> None:
 def test_non_positive_weight_refused(weight: float) -> None:
     with pytest.raises(
         ValueError,
-        match=rf"^weight for table 'by_gender' must be a positive finite number, not {weight}$",
+        match=rf"^weight for table 'by_authority' must be a positive finite number, not {weight}$",
     ):
-        PrivacyParams(weights=_weights(by_gender=weight))
+        PrivacyParams(weights=_weights(by_authority=weight))
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0, 1.5])
@@ -107,18 +107,20 @@ def test_table_budget_validates() -> None:
     with pytest.raises(ValueError, match=r"^unknown table 'nope'; expected one of: "):
         TableBudget("nope", 1.0)
     with pytest.raises(
-        ValueError, match=r"^epsilon for table 'by_gender' must be a positive finite number, not 0$"
+        ValueError,
+        match=r"^epsilon for table 'by_authority' must be a positive finite number, not 0$",
     ):
-        TableBudget("by_gender", 0)
+        TableBudget("by_authority", 0)
     assert TableBudget("hotline_by_caller", 0.1).unit == "call"
 
 
 def test_default_split() -> None:
     eps = PrivacyParams().epsilon_by_table()
     assert set(eps) == set(MEASURED_TABLES)
-    assert eps["labour_by_industry_gender"] == pytest.approx(1.9 * eps["by_gender"])
-    assert eps["outreach_activity"] == pytest.approx(eps["by_gender"] / 4)
-    assert PrivacyParams().epsilon_by_unit()["person"] == pytest.approx(4.5556, abs=1e-4)
+    assert eps["labour_by_industry_gender"] == pytest.approx(1.9 * eps["by_authority"])
+    assert eps["outreach_activity"] == pytest.approx(eps["by_authority"] / 4)
+    # A person is in 8 measurements of 11 weight units and the outreach table (0.25) of 12.25.
+    assert PrivacyParams().epsilon_by_unit()["person"] == pytest.approx(5.0 * 11.25 / 12.25)
     assert math.fsum(eps.values()) == pytest.approx(5.0)
 
 
