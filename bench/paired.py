@@ -10,7 +10,8 @@ The earlier code is checked out with ``git worktree`` into a temporary folder, a
 run as ``python -m infra.cli`` with that tree first on the path, under this Python and its
 installed packages.
 
-Run: ``python -m bench.paired --ref main [--events 300000] [--pairs 5]``. It is not part of
+Run: ``python -m bench.paired --ref main [--events 300000] [--pairs 5] [--v2]``; with
+``--v2`` the current tree ingests the same stream rewritten as version-2 events. It is not part of
 ``python -m bench`` (it needs a commit to compare with); its lines carry the earlier code's
 median as ``baseline`` and the median of the pairs' ratios as ``ratio``.
 """
@@ -111,11 +112,34 @@ def _keep_what_both_read(path: Path) -> int:
     return kept
 
 
+def as_version_2(source: Path, target: Path) -> int:
+    """Write ``source``'s events to ``target`` as version-2 events: the same facts in the
+    later contract (every version-1 payload is a valid version-2 payload meaning the same,
+    so only the number changes and both trees store the same events); returns the count."""
+    import json
+
+    count = 0
+    with source.open("rb") as lines, target.open("w", encoding="utf-8") as out:
+        for line in lines:
+            if not line.strip():
+                continue
+            event = json.loads(line)
+            event["schema_version"] = 2
+            out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+            count += 1
+    return count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", required=True, help="the earlier commit to compare with")
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument(
+        "--v2",
+        action="store_true",
+        help="the current tree ingests the same stream rewritten as version-2 events",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cmm-paired-") as tmp:
         work = Path(tmp)
@@ -123,7 +147,12 @@ def main() -> None:
         with checkout(args.ref, work) as baseline:
             _stream_of(baseline, source, args.events)
             events = _keep_what_both_read(source)
-            log(f"paired: {events:,} events, {args.pairs} pairs, against {args.ref}")
+            sources = {"baseline": source, "current": source}
+            if args.v2:
+                sources["current"] = work / "events-v2.jsonl"
+                as_version_2(source, sources["current"])
+            version = " (current tree on version 2)" if args.v2 else ""
+            log(f"paired: {events:,} events, {args.pairs} pairs, against {args.ref}{version}")
             trees = {"baseline": baseline, "current": HERE}
             rates: dict[str, dict[str, list[float]]] = {
                 kind: {"baseline": [], "current": []} for kind in ("ingest", "rebuild")
@@ -132,7 +161,7 @@ def main() -> None:
                 order = ["baseline", "current"] if pair % 2 == 0 else ["current", "baseline"]
                 for name in order:
                     data = work / f"data-{name}-{pair}"
-                    seconds = _run(trees[name], ["ingest", str(source)], data)
+                    seconds = _run(trees[name], ["ingest", str(sources[name])], data)
                     rates["ingest"][name].append(events / seconds)
                     # A report on a store whose read model is not built yet: the rebuild of
                     # every projection from the events, and one query.
@@ -156,6 +185,7 @@ def main() -> None:
                 ratios=[round(r, 3) for r in ratios],
                 ref=args.ref,
                 events=events,
+                current_schema_version=2 if args.v2 else 1,
             )
 
 
