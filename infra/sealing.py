@@ -179,3 +179,17 @@ class StateCipher(Cipher):
 
 CIPHER_TOPIC = "infra.sealing:StateCipher"
 """eventsourcing's ``CIPHER_TOPIC`` setting, in every environment the project builds."""
+
+
+def derived_key(info: bytes) -> bytes | None:
+    """A key of its own for data other than the stored events (the read model: ``info``
+    ``b"cmm read model"``, ``infra.view_seal``), derived from the installed key with
+    HKDF-SHA256; None while no key is installed (as :func:`seal` then leaves states as they
+    are). Deriving it, rather than using the main key itself, keeps the read model's
+    ciphertexts and the events' apart: neither can be passed off as the other."""
+    if _active is None:
+        return None
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=info).derive(_active.key)

@@ -10,6 +10,11 @@ write their rows and their tracking position in one transaction.
 When a person's events arrive (late, out of order, corrected), the view folds that person's
 whole stream again, read from the store's own table in the same transaction: a person has a
 handful of events, and the store's primary key already indexes them by stream.
+
+Every personal value of a row is sealed (``infra.view_seal``) by the write path
+(``insert_case_rows``, ``_insert_log_rows``; a SQLite rebuild's fold workers seal theirs in
+``infra.sqlite.view_fold``) and opened by the read path (``valid_at``, ``cases``, ``rows``),
+which return the rows of ``projections.read_model_rows`` as they are.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from infra.view_fold import (
     count_and_fold,
     stream_batches,
 )
+from infra.view_seal import open_rows, seal_rows
 from infra.view_sql import (
     CASE_TABLES,
     CREATE_VIEW_SCHEMA,
@@ -51,7 +57,6 @@ from infra.view_sql import (
 from infra.workers import default_workers, fork_pool
 from projections.projection import Changes, Record, record_from_state
 from projections.read_model_rows import (
-    CASE_COLUMNS,
     LOG_TABLES,
     TABLE_COLUMNS,
     VIEW_TABLES,
@@ -105,25 +110,26 @@ class SQLView(ABC):
     # -- the port: reads -------------------------------------------------------------------
 
     def valid_at(self, table: str, bound: str) -> list[tuple[Any, ...]]:
-        columns = TABLE_COLUMNS[table][2:]
-        return self.query(
-            f"SELECT {', '.join(columns)} FROM {table} "
-            "WHERE tx_from <= ? AND (tx_to IS NULL OR tx_to > ?)",
+        if table not in TABLE_COLUMNS:
+            raise ValueError(f"not a read-model table: {table!r}")
+        stored = self.query(
+            f"SELECT * FROM {table} WHERE tx_from <= ? AND (tx_to IS NULL OR tx_to > ?)",
             (bound, bound),
         )
+        return [row[2:] for row in open_rows(table, stored)]
 
     def cases(self, person_ref: str | None = None) -> list[tuple[Any, ...]]:
-        sql = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
+        sql = "SELECT * FROM cases"
         params: tuple[Any, ...] = ()
         if person_ref is not None:
             sql += " WHERE person_ref = ?"
             params = (person_ref,)
-        return [tuple(r) for r in self.query(sql + " ORDER BY person_ref", params)]
+        return open_rows("cases", self.query(sql + " ORDER BY person_ref", params))
 
     def rows(self, table: str) -> list[tuple[Any, ...]]:
         if table not in TABLE_COLUMNS:
             raise ValueError(f"not a read-model table: {table!r}")
-        return [tuple(r) for r in self.query(f"SELECT * FROM {table}")]
+        return open_rows(table, self.query(f"SELECT * FROM {table}"))
 
     # -- the layout ------------------------------------------------------------------------
 
@@ -214,9 +220,9 @@ class SQLView(ABC):
     ) -> None:
         """Insert rows; ``fresh``: the persons have no case row yet (a rebuild, which has
         dropped the index the upsert needs)."""
-        c.executemany(INSERT["facts"], fact_rows)
-        c.executemany(INSERT["contacts"], contact_rows)
-        c.executemany(INSERT["cases"] if fresh else UPSERT_CASES, case_rows)
+        c.executemany(INSERT["facts"], seal_rows("facts", fact_rows))
+        c.executemany(INSERT["contacts"], seal_rows("contacts", contact_rows))
+        c.executemany(INSERT["cases"] if fresh else UPSERT_CASES, seal_rows("cases", case_rows))
 
     def _apply_logs(self, c: Cursor, new: list[LogRecord]) -> None:
         """Store new log records and rewrite the rows of every log event they touch (the
@@ -248,7 +254,7 @@ class SQLView(ABC):
     def _insert_log_rows(self, c: Cursor, rows: LogRows) -> None:
         """Insert log rows (``log_events`` rows: of records not stored there yet)."""
         for table, table_rows in zip(LOG_TABLES, rows, strict=True):
-            c.executemany(INSERT[table], table_rows)
+            c.executemany(INSERT[table], seal_rows(table, table_rows))
 
     # -- rebuilding ------------------------------------------------------------------------
 

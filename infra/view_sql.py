@@ -1,7 +1,9 @@
 """The read model's SQL, the same on SQLite and PostgreSQL: its layout, the statements that
 write it, and a cursor that writes ``?`` placeholders for both databases.
 
-Tables (their columns are ``projections.read_model_rows.TABLE_COLUMNS``):
+Tables (their rows are ``projections.read_model_rows.TABLE_COLUMNS``; their columns in the
+database ``infra.view_seal.STORED_COLUMNS``: what SQL filters on in plain, every personal
+value sealed in one column):
 - ``log_events``: where in the store each projected hotline and outreach record and each
   correction of one is, so that a log event's corrections can be applied again whatever
   order they arrive in.
@@ -21,7 +23,8 @@ from typing import Any
 from pydantic_core import from_json
 
 from infra.sealing import unseal
-from projections.read_model_rows import CASE_COLUMNS, TABLE_COLUMNS, VIEW_TABLES
+from infra.view_seal import SEALED_COLUMN, STORED_COLUMNS
+from projections.read_model_rows import VIEW_TABLES
 
 _INT_COLUMNS = frozenset(
     {
@@ -37,15 +40,22 @@ _INT_COLUMNS = frozenset(
 )
 
 
+def _type(column: str) -> str:
+    # BYTEA: PostgreSQL's binary type; SQLite stores a blob as it is whatever the type name.
+    if column == SEALED_COLUMN:
+        return "BYTEA"
+    return "BIGINT" if column in _INT_COLUMNS else "TEXT"
+
+
 def _ddl(table: str, columns: Sequence[str]) -> str:
-    cols = ", ".join(f"{c} {'BIGINT' if c in _INT_COLUMNS else 'TEXT'}" for c in columns)
+    cols = ", ".join(f"{c} {_type(c)}" for c in columns)
     return f"CREATE TABLE IF NOT EXISTS {table} ({cols})"
 
 
 # The read model's layout. The tables are derived from the store: a view whose recorded
 # version differs is dropped and built again from the store by the next catch-up (a version is
-# bumped whenever a table changes shape).
-VIEW_SCHEMA_VERSION = 5
+# bumped whenever a table changes shape). 6: personal values sealed (``infra.view_seal``).
+VIEW_SCHEMA_VERSION = 6
 
 # Indexes: a rebuild drops them and builds each once at the end (``rebuild_in``), several
 # times cheaper than keeping them up to date through a million inserts (benchmark
@@ -68,20 +78,21 @@ CREATE_INDEXES = tuple(
 )
 CASE_TABLES = frozenset({"facts", "contacts", "cases"})
 
-TABLE_DDL: tuple[str, ...] = tuple(_ddl(t, columns) for t, columns in TABLE_COLUMNS.items())
+TABLE_DDL: tuple[str, ...] = tuple(_ddl(t, columns) for t, columns in STORED_COLUMNS.items())
 SCHEMA: tuple[str, ...] = (*TABLE_DDL, *CREATE_INDEXES)
 
 CREATE_VIEW_SCHEMA = "CREATE TABLE IF NOT EXISTS view_schema (version BIGINT NOT NULL)"
 
-# Plain inserts, for rows of persons and log records that have none yet.
+# Plain inserts, for rows of persons and log records that have none yet (of stored rows:
+# ``infra.view_seal.seal_rows``).
 INSERT = {
     table: f"INSERT INTO {table} VALUES ({','.join('?' * len(columns))})"
-    for table, columns in TABLE_COLUMNS.items()
+    for table, columns in STORED_COLUMNS.items()
 }
 UPSERT_CASES = (
     INSERT["cases"]
     + " ON CONFLICT (person_ref) DO UPDATE SET "
-    + ", ".join(f"{col} = excluded.{col}" for col in CASE_COLUMNS[1:])
+    + ", ".join(f"{col} = excluded.{col}" for col in STORED_COLUMNS["cases"][1:])
 )
 INSERT_NEW_LOG_EVENTS = INSERT["log_events"] + " ON CONFLICT (event_id) DO NOTHING"
 

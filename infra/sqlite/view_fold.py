@@ -1,5 +1,6 @@
 """A rebuild's fold tasks on SQLite: each worker reads its share of the store itself, on a
-read-only connection of its own, and hands back its rows as a small SQLite database."""
+read-only connection of its own, and hands back its rows, sealed (``infra.view_seal``), as a
+small SQLite database."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from infra.view_fold import (
     log_records,
     streams,
 )
+from infra.view_seal import seal_rows
 from infra.view_sql import INSERT, TABLE_DDL, collector_paused
 from projections.read_model_rows import VIEW_TABLES
 
@@ -57,7 +59,8 @@ def _as_database(counted: tuple[int, Folded]) -> FoldResult:
         for statement in TABLE_DDL:
             db.execute(statement)
         for table, rows in zip(VIEW_TABLES, (facts, contacts, cases, *logs), strict=True):
-            db.executemany(INSERT[table], rows)
+            # Sealed here, in the workers, rather than in the process that copies them.
+            db.executemany(INSERT[table], seal_rows(table, rows))
         db.commit()
         return count, FoldedDatabase(db.serialize(), corrections)
     finally:

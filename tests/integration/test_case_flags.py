@@ -9,11 +9,12 @@ both a positive and a negative assessment has conflicting assessments.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from infra.composition import open_view
+from infra.readmodel import case_rows
 from infra.settings import Settings
 from tests.integration.conftest import cmm_env, run_cmm
 
@@ -53,14 +54,11 @@ def test_flagged_cases_are_listed_with_their_flags(settings: Settings, tmp_path:
     shown = {row["person_ref"]: _split(row["flags"]) for row in json.loads(listed.stdout)}
     assert shown == expected
 
-    # The read model's own column holds them (read here with the database's own client).
-    query = "SELECT person_ref, flags FROM cases WHERE flags IS NOT NULL AND flags <> ''"
-    if settings.store == "sqlite":
-        with sqlite3.connect(settings.sqlite_path) as db:
-            rows = db.execute(query).fetchall()
-    else:
-        import psycopg
-
-        with psycopg.connect(str(settings.postgres_dsn)) as conn:
-            rows = conn.execute(query).fetchall()
-    assert {ref: _split(flags) for ref, flags in rows} == expected
+    # The read model's own column holds them (sealed in the database, ``infra.view_seal``:
+    # read here through the view port, not the command).
+    view = open_view(settings)
+    try:
+        rows = case_rows(view)
+    finally:
+        view.close()
+    assert {r["person_ref"]: _split(r["flags"]) for r in rows if r["flags"]} == expected

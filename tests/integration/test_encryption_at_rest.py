@@ -13,6 +13,7 @@ import base64
 import glob
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -163,3 +164,125 @@ def test_a_key_file_is_new_and_the_owners_alone(either_store: Settings, tmp_path
     path.chmod(0o644)
     loose = run_cmm(["cases"], keyed)
     assert loose.returncode == 2 and "can be read by others" in loose.stderr
+
+
+# The read model's rows hold codes, not the events' JSON: what a byte search looks for there
+# is the planted values next to their neighbours in a row, as a table stores them, with at
+# most one byte between (SQLite's record holds a row's values side by side, a one-byte
+# integer for a small age; ``pg_dump`` separates them with a tab).
+AGE = 93  # no simulated person is this old
+_NEAR = rb".{0,4}"  # a record header byte, or the `","` between packed JSON values
+ROW_NEEDLES = {
+    "citizenship and region (facts)": re.compile(RARE.encode() + _NEAR + b"oceania"),
+    "citizenship and gender (cases)": re.compile(RARE.encode() + _NEAR + rb"(?:fe)?male"),
+    "gender, age and age band (facts)": re.compile(
+        rb"male" + _NEAR + rb"(?:" + str(AGE).encode() + rb"|" + bytes([AGE]) + rb")"
+        + _NEAR + rb"60\+",
+        re.DOTALL,
+    ),
+}  # fmt: skip
+
+
+def _plant_in_read_model(events: Path, tmp_path: Path) -> tuple[Path, Path, str, str | None]:
+    """The simulated stream without, then with, a correction that makes a victim a citizen
+    of Tuvalu aged 93; returns the two files, the person's reference and the place of their
+    first contact."""
+    source = tmp_path / "planted.jsonl"
+    person = _plant(events, source)
+    lines = source.read_text().splitlines()
+    correction = json.loads(lines[-1])
+    correction["payload"]["replacement"]["age"] = AGE
+    first, later = tmp_path / "first.jsonl", tmp_path / "later.jsonl"
+    first.write_text("\n".join(lines[:-1]) + "\n")
+    later.write_text(json.dumps(correction, separators=(",", ":")) + "\n")
+    place = next(
+        (
+            e["payload"].get("place")
+            for e in map(json.loads, lines)
+            if e["type"] == "ContactRegistered" and e.get("person_ref") == person
+        ),
+        None,
+    )
+    return first, later, person, place
+
+
+def _row_values_found(data: bytes, needles: dict[str, re.Pattern[bytes]]) -> list[str]:
+    return [name for name, needle in needles.items() if needle.search(data)]
+
+
+def _read_model_files_holding(root: Path, needles: dict[str, re.Pattern[bytes]]) -> dict:
+    found = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            if hits := _row_values_found(path.read_bytes(), needles):
+                found[str(path.relative_to(root))] = hits
+    return found
+
+
+def _pg_dump(settings: Settings) -> bytes:
+    pg_dump = shutil.which("pg_dump") or next(
+        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))), None
+    )
+    assert pg_dump is not None, "pg_dump is missing: run infra/servers/test-deps.sh"
+    assert settings.postgres_dsn is not None
+    return subprocess.run(
+        [pg_dump, "--data-only", settings.postgres_dsn],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    ).stdout
+
+
+def test_the_read_model_holds_no_planted_value_in_plain_text(
+    either_store: Settings, tmp_path: Path
+) -> None:
+    """After a catch-up and after a full rebuild (with fold workers), no file of the data
+    directory (SQLite's database, WAL included) and no ``pg_dump`` holds the planted
+    citizenship, age or place beside its row's other values, while ``cmm`` reads them."""
+    env = cmm_env(either_store)
+    simulated = tmp_path / "simulated.jsonl"
+    assert run_cmm(["simulate", "--seed", "4", "--out", str(simulated)], env).returncode == 0
+    first, later, person, place = _plant_in_read_model(simulated, tmp_path)
+    needles = dict(ROW_NEEDLES)
+    if place is not None:  # the first contact's place, beside the citizenship (facts)
+        needles["place and citizenship (facts)"] = re.compile(
+            place.encode() + _NEAR + RARE.encode()
+        )
+
+    def shown() -> None:
+        cases = run_cmm(["cases", "--person", person, "--format", "json"], env)
+        assert cases.returncode == 0, cases.stderr
+        assert json.loads(cases.stdout)[0]["citizenship"] == RARE
+        assert json.loads(cases.stdout)[0]["age"] == AGE
+        report = run_cmm(["report", "--year", YEAR, "--as-of", AS_OF, "--format", "json"], env)
+        assert report.returncode == 0, report.stderr
+        assert RARE in json.dumps(json.loads(report.stdout)["tables"]["by_citizenship"])
+
+    def none_in_plain_text() -> None:
+        assert _read_model_files_holding(either_store.data_dir, needles) == {}
+        if either_store.store == "postgres":
+            dump = _pg_dump(either_store)
+            assert b"COPY public.facts" in dump and b"COPY public.outreach" in dump
+            # A bytea column is dumped as hex (``\\x7b22...``): read it as the bytes it is.
+            hexed = b"".join(
+                bytes.fromhex(h.decode()) for h in re.findall(rb"\\x([0-9a-f]+)", dump)
+            )
+            assert _row_values_found(dump + hexed, needles) == []
+
+    for source in (first, later):  # the read model built, then caught up with the correction
+        ingest = run_cmm(["ingest", str(source)], env)
+        assert ingest.returncode == 0, ingest.stderr
+        assert run_cmm(["cases", "--format", "json"], env).returncode == 0
+    shown()
+    none_in_plain_text()
+
+    from infra.composition import open_view
+
+    view = open_view(either_store)
+    try:
+        view.rebuild(workers=2)
+    finally:
+        view.close()
+    none_in_plain_text()
+    shown()
