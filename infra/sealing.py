@@ -26,6 +26,7 @@ import binascii
 import os
 import stat
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -187,9 +188,13 @@ def derived_key(info: bytes) -> bytes | None:
     HKDF-SHA256; None while no key is installed (as :func:`seal` then leaves states as they
     are). Deriving it, rather than using the main key itself, keeps the read model's
     ciphertexts and the events' apart: neither can be passed off as the other."""
-    if _active is None:
-        return None
+    return None if _active is None else _derive(_active.key, info)
+
+
+@lru_cache(maxsize=8)
+def _derive(key: bytes, info: bytes) -> bytes:
+    # Once per key: the read model asks for its key on every batch it writes or reads.
     from cryptography.hazmat.primitives.hashes import SHA256
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    return HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=info).derive(_active.key)
+    return HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=info).derive(key)
