@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 
 from infra.encoding import Encoded, opened_state
-from infra.sealing import seal, unseal
+from infra.person_keys import ERASED_REASON
+from infra.sealing import Erased, seal, seal_person, unseal
 from infra.store import Conflict
 
 Repeat = tuple[int, Encoded, Encoded]
@@ -117,8 +118,19 @@ def stored_conflicts(
     """Which of ``known`` (events whose id is stored already, with their index) differ from
     what is stored. ``stored``: (originator id, topic, state) of every stored event of
     their streams. An identical resubmission, the usual case, is found by its bytes; only
-    the others are parsed."""
-    rows = [(oid, topic, unseal(state)) for oid, topic, state in stored]
+    the others are parsed. An event of an erased person is refused (``ERASED_REASON``):
+    what it is compared with can no longer be read."""
+    rows = []
+    erased: set[str] = set()
+    for oid, topic, state in stored:
+        try:
+            rows.append((oid, topic, unseal(state)))
+        except Erased:
+            erased.add(oid)
+    refused = [Conflict(i, ERASED_REASON) for i, e in known if e[1] in erased]
+    if refused:
+        known = [(i, e) for i, e in known if e[1] not in erased]
+        return sorted(refused + stored_conflicts(known, rows), key=lambda c: c.index)
     exact = {(oid, topic, bytes(state)) for oid, topic, state in rows}
     pending = [(i, e) for i, e in known if (e[1], e[4], bytes(e[5])) not in exact]
     if not pending:
@@ -149,26 +161,51 @@ def stored_conflicts(
     return conflicts
 
 
+def refuse_erased(
+    unique: Sequence[Encoded],
+    where: Sequence[int] | None,
+    fresh: Sequence[Encoded],
+    erased: set[str],
+) -> tuple[list[Encoded], list[Conflict]]:
+    """The new events but those of erased persons, and a conflict for each of those (with
+    its index among the events given to ``append``)."""
+    if not erased:
+        return list(fresh), []
+    refused = {e[0] for e in fresh if e[1] in erased}
+    conflicts = [
+        Conflict(i if where is None else where[i], ERASED_REASON)
+        for i, e in enumerate(unique)
+        if e[0] in refused
+    ]
+    return [e for e in fresh if e[0] not in refused], conflicts
+
+
 def plan_rows(
-    fresh: Sequence[Encoded], versions: Mapping[str, int]
+    fresh: Sequence[Encoded],
+    versions: Mapping[str, int],
+    keys: Mapping[str, bytes] | None = None,
 ) -> list[tuple[str, int, str, bytes]]:
     """Rows for ``stored_events``: each stream continues from its stored version; a new
     stream starts with its ``Opened`` event. Rows are grouped by stream (a stable sort keeps
-    each stream's arrival order), which keeps the primary-key index inserts local."""
+    each stream's arrival order), which keeps the primary-key index inserts local. A case
+    stream's events are sealed with its person's data key (``keys``: stream -> key id, from
+    ``infra.person_keys.keys_for``), every other with the main key."""
     # Positional access throughout: events may be plain tuples fresh from a worker process.
     rows: list[tuple[str, int, str, bytes]] = []
     append = rows.append
     current = ""
     version = 0
+    key: bytes | None = None
     for e in sorted(fresh, key=itemgetter(1)):
         oid = e[1]
         if oid != current:
             current = oid
+            key = keys.get(oid) if keys else None
             version = versions.get(oid, 0)
             if version == 0:
                 topic, state = opened_state(e[2], e[3], e[6])
                 version = 1
-                append((oid, 1, topic, seal(state)))
+                append((oid, 1, topic, seal(state) if key is None else seal_person(key, state)))
         version += 1
-        append((oid, version, e[4], seal(e[5])))
+        append((oid, version, e[4], seal(e[5]) if key is None else seal_person(key, e[5])))
     return rows

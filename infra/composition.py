@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
-from infra import sealing
+from infra import person_keys, sealing
 from infra.app import APPLICATION_NAME, LedgerApplication
 from infra.postgres.env import postgres_env
 from infra.safe_files import private_dir
 from infra.settings import Settings
 from infra.sqlite.database import ensure_database, file_lock
 from infra.sqlite.env import sqlite_env
-from infra.sqlite.store import SQLiteEventStore
+from infra.sqlite.store import SQLiteEventStore, register_sqlite_key_reader
 from infra.store import EventStore
 from infra.view import LedgerView
 
@@ -32,33 +32,42 @@ _KEY_CHECKED: set[tuple[str, str]] = set()
 
 def use_key(settings: Settings, check: bool = True) -> None:
     """Install the encryption key of the configuration (``CMM_KEY_FILE`` or ``CMM_KEY``) for
-    everything this process stores and reads, and check that it opens the events stored
-    already: without a key, or with another key, nothing is opened and nothing written
+    everything this process stores and reads, and where the persons' data keys are read
+    from (``infra.person_keys``), and check that it opens what is stored already: without a
+    key, or with another key, nothing is opened and nothing written
     (:class:`infra.sealing.MissingKey`, :class:`infra.sealing.WrongKey`)."""
     sealing.install(sealing.key_from_env(os.environ))
-    if not check:
-        return
     where = (settings.store, str(settings.postgres_dsn or settings.sqlite_path))
-    if where in _KEY_CHECKED:
+    if settings.store == "postgres":
+        from infra.postgres.tables import postgres_key_reader
+
+        postgres_key_reader(settings)
+    else:
+        register_sqlite_key_reader(settings.sqlite_path)
+    if not check or where in _KEY_CHECKED:
         return
     if settings.store == "postgres":
         from infra.postgres.store import PostgresEventStore
 
         store = PostgresEventStore(settings)
         try:
-            store.read(0, 1)  # opened: a wrong key raises WrongKey
+            store.check_key()
         finally:
             store.close()
     elif settings.sqlite_path.is_file():
         db = sqlite3.connect(f"file:{settings.sqlite_path}?mode=ro", uri=True, timeout=60.0)
         try:
-            row = db.execute("SELECT state FROM stored_events ORDER BY rowid LIMIT 1").fetchone()
-        except sqlite3.OperationalError:
-            row = None  # no events table yet
+            try:
+                row = db.execute(
+                    "SELECT state FROM stored_events ORDER BY rowid LIMIT 1"
+                ).fetchone()
+            except sqlite3.OperationalError:
+                row = None  # no events table yet
+            if row is not None and sealing.person_key_id(row[0]) is None:
+                sealing.unseal(row[0])
+            person_keys.check_key(db.cursor(), person_keys.TABLE)
         finally:
             db.close()
-        if row is not None:
-            sealing.unseal(row[0])
     _KEY_CHECKED.add(where)
 
 
@@ -67,6 +76,7 @@ if TYPE_CHECKING:
     # (the privacy budget's arithmetic among them) were a tenth of every command's start-up.
     from infra.ledgers.access import AccessLedger
     from infra.ledgers.budget import BudgetLedger
+    from infra.ledgers.erasure import ErasureLedger
     from infra.ledgers.partner import PartnerLedger
 
 
@@ -149,6 +159,15 @@ def open_partner_ledger(settings: Settings) -> PartnerLedger:
     return open_ledger_application(PartnerLedger, application_env(settings))
 
 
+def open_erasure_ledger(settings: Settings) -> ErasureLedger:
+    """The record of erasures in the configured store's database."""
+    from infra.ledgers.base import open_ledger_application
+    from infra.ledgers.erasure import ErasureLedger
+
+    use_key(settings)
+    return open_ledger_application(ErasureLedger, application_env(settings))
+
+
 def open_access_ledger(settings: Settings) -> AccessLedger:
     """The users and the audit trail in the configured store's database."""
     from infra.ledgers.access import AccessLedger
@@ -163,9 +182,10 @@ def case_timeline(settings: Settings, person_ref: str) -> list[dict[str, Any]]:
     from eventsourcing.application import AggregateNotFoundError
 
     application = ledger_application(settings)
+    sealing.refresh_person_keys()  # an erasure by another process since is seen here
     try:
         return application.case(person_ref).in_occurrence_order()
-    except AggregateNotFoundError:
+    except (AggregateNotFoundError, sealing.Erased):
         return []
     finally:
         application.close()

@@ -52,6 +52,16 @@ class WrongKey(KeyError_):
     pass
 
 
+class Erased(KeyError_):
+    """The event belongs to a person whose data key was deleted (``cmm erase``): it cannot
+    be opened by anyone, and readers leave it out."""
+
+
+class UnknownPersonKey(KeyError_):
+    """A stored event names a person key the key table does not hold: the store is damaged,
+    or its key table was not restored with it."""
+
+
 def new_key() -> str:
     return base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
 
@@ -138,6 +148,7 @@ def install(key: bytes) -> None:
     global _active
     if _active is None or _active.key != key:
         _active = Sealer(key)
+        _forget_person_keys()
 
 
 def installed() -> bool:
@@ -160,6 +171,8 @@ def unseal(stored: bytes | memoryview) -> bytes:
         return stored
     if stored[:1] == b"{":
         return stored
+    if stored[:1] == PERSON_VERSION:
+        return _unseal_person(stored)
     return _active.unseal(stored)
 
 
@@ -198,3 +211,190 @@ def _derive(key: bytes, info: bytes) -> bytes:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     return HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=info).derive(key)
+
+
+# -- per-person data keys: erasure by crypto-shredding --------------------------------------
+#
+# Every event of a case stream is sealed with a data key of its own person, not with the
+# main key: ``0x02``, the key's 16-byte id, a 12-byte nonce, then AES-GCM of the state (the
+# key id as associated data). The data keys live in a key table beside the events
+# (``infra.person_keys``), each wrapped (sealed) with the main key. Erasing a person deletes
+# the wrapped key: their events stay in the log, and no one can open them again, from the
+# database, a copy of it, or a backup made after the erasure.
+#
+# This process keeps the key table's keys it has read (wrapped, unwrapped on first use) and
+# the ids of the erased ones; ``infra.person_keys`` reads the table (all of it at first,
+# then what changed since) when an event names a key this process has not seen.
+
+PERSON_VERSION = b"\x02"
+KEY_ID_BYTES = 16
+_PERSON_AAD = b"cmm person key "
+
+
+class _Keys:
+    """The person keys this process has read, by key id: key ids are random, so one map
+    serves every store the process opens."""
+
+    def __init__(self) -> None:
+        self.wrapped: dict[bytes, bytes] = {}  # key id -> the data key sealed with the main key
+        self.open: dict[bytes, AESGCM] = {}  # key id -> the data key, unwrapped
+        self.erased: set[bytes] = set()
+
+
+class StoreKeys:
+    """What this process has read of one store's key table: which key is whose."""
+
+    def __init__(self) -> None:
+        self.by_stream: dict[str, bytes] = {}  # case stream id (hex) -> key id
+        self.erased_streams: set[str] = set()
+        self.seen = -1  # the key table's last change read (-1: nothing read yet)
+
+
+_keys = _Keys()
+_stores: dict[str, StoreKeys] = {}
+# Per store: (key id | None) -> None, reads the key table's changes (``infra.person_keys``).
+_readers: dict[str, Any] = {}
+
+
+def _forget_person_keys() -> None:
+    global _keys
+    _keys = _Keys()
+    _stores.clear()
+
+
+def store_keys(store: str) -> StoreKeys:
+    """This process's knowledge of the key table of ``store`` (a store's identity: its
+    database file, or its DSN)."""
+    known = _stores.get(store)
+    if known is None:
+        known = _stores[store] = StoreKeys()
+    return known
+
+
+def set_person_key_reader(store: str, reader: Any) -> None:
+    """Where this process reads the key table of ``store`` from when an event names a key
+    it has not seen."""
+    _readers[store] = reader
+
+
+def refresh_person_keys(key_id: bytes | None = None) -> None:
+    """Read what changed in the key tables since this process last looked (new keys, and
+    erasures: a key erased by another process is then forgotten here too), and ``key_id``
+    if it is still unknown."""
+    # The newest first: a process that opened several stores (tests, benchmarks) most
+    # likely reads the last. A reader of a store that went away (a dropped database) fails;
+    # that is an error only if no reader could read.
+    failed: Exception | None = None
+    read = False
+    for reader in reversed(list(_readers.values())):
+        try:
+            reader(key_id)
+        except Exception as error:
+            failed = failed or error
+            continue
+        read = True
+        if key_id is not None and (key_id in _keys.wrapped or key_id in _keys.erased):
+            return
+    if failed is not None and not read:
+        raise failed
+
+
+def knows_person_key(key_id: bytes) -> bool:
+    return key_id in _keys.wrapped or key_id in _keys.erased
+
+
+def new_person_key() -> tuple[bytes, bytes, bytes]:
+    """A new data key: (key id, the key, the key wrapped with the main key)."""
+    if _active is None:
+        raise MissingKey("no encryption key is installed")
+    key_id = os.urandom(KEY_ID_BYTES)
+    dek = AESGCM.generate_key(bit_length=256)
+    nonce = os.urandom(_NONCE)
+    wrapped = VERSION + nonce + _active._aead.encrypt(nonce, dek, _PERSON_AAD + key_id)
+    return key_id, dek, wrapped
+
+
+def unwrap_person_key(key_id: bytes, wrapped: bytes) -> bytes:
+    """A data key opened with the main key (:class:`WrongKey` if it does not open)."""
+    if _active is None:
+        raise MissingKey("the person keys are encrypted and no key is installed")
+    try:
+        return _active._aead.decrypt(
+            wrapped[1 : 1 + _NONCE], wrapped[1 + _NONCE :], _PERSON_AAD + key_id
+        )
+    except InvalidTag:
+        raise WrongKey(
+            "the key does not open the stored events (check CMM_KEY_FILE or CMM_KEY); "
+            "nothing was written"
+        ) from None
+
+
+def remember_person_key(
+    store: StoreKeys, stream: str, key_id: bytes, wrapped: bytes | None, dek: bytes | None = None
+) -> None:
+    """What a store's key table holds for a case stream (``wrapped`` None: erased)."""
+    keys = _keys
+    if wrapped is None:
+        keys.erased.add(key_id)
+        keys.wrapped.pop(key_id, None)
+        keys.open.pop(key_id, None)
+        store.erased_streams.add(stream)
+        store.by_stream.pop(stream, None)
+        return
+    keys.wrapped[key_id] = wrapped
+    store.by_stream[stream] = key_id
+    if dek is not None:
+        keys.open[key_id] = AESGCM(dek)
+
+
+def forget_person_key(store: StoreKeys, stream: str) -> None:
+    """Forget a key whose row was never committed."""
+    key_id = store.by_stream.pop(stream, None)
+    if key_id is not None:
+        _keys.wrapped.pop(key_id, None)
+        _keys.open.pop(key_id, None)
+
+
+def _person_aead(key_id: bytes) -> AESGCM:
+    keys = _keys
+    aead = keys.open.get(key_id)
+    if aead is not None:
+        return aead
+    wrapped = keys.wrapped.get(key_id)
+    if wrapped is None and key_id not in keys.erased:
+        refresh_person_keys(key_id)
+        keys = _keys
+        wrapped = keys.wrapped.get(key_id)
+    if wrapped is None:
+        if key_id in keys.erased:
+            raise Erased("the person's data was erased")
+        raise UnknownPersonKey(
+            "a stored event names a person key the key table does not hold (was the key "
+            "table restored with the events?)"
+        )
+    aead = keys.open[key_id] = AESGCM(unwrap_person_key(key_id, wrapped))
+    return aead
+
+
+def seal_person(key_id: bytes, state: bytes) -> bytes:
+    """A case stream's state sealed with its person's data key (see ``infra.person_keys``)."""
+    nonce = os.urandom(_NONCE)
+    return PERSON_VERSION + key_id + nonce + _person_aead(key_id).encrypt(nonce, state, key_id)
+
+
+def _unseal_person(sealed: bytes) -> bytes:
+    key_id = sealed[1 : 1 + KEY_ID_BYTES]
+    start = 1 + KEY_ID_BYTES
+    try:
+        return _person_aead(key_id).decrypt(
+            sealed[start : start + _NONCE], sealed[start + _NONCE :], key_id
+        )
+    except InvalidTag:
+        raise WrongKey("a stored event is damaged: its person key does not open it") from None
+
+
+def person_key_id(stored: bytes | memoryview) -> bytes | None:
+    """The person key a stored state is sealed with, if it is sealed with one."""
+    if bytes(stored[:1]) != PERSON_VERSION:
+        return None
+    return bytes(stored[1 : 1 + KEY_ID_BYTES])

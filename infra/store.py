@@ -47,6 +47,11 @@ Kafka consumer dead-letters them there, so the positions that skip them are comm
 once the dead letters are acknowledged. If it raises, nothing of the batch is committed."""
 
 
+ERASED_STATE = b""
+"""What ``read`` gives as the state of an erased person's event (``cmm erase``): it can no
+longer be opened, and readers leave it out."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredRow:
     """One entry of the notification log."""
@@ -84,6 +89,20 @@ class EventStore(ABC):
     @abstractmethod
     def max_notification_id(self) -> int:
         """The id of the last notification (0 when empty)."""
+
+    @abstractmethod
+    def person_key_status(self, stream: str) -> str | None:
+        """Of a case stream's data key (``infra.person_keys``): ``"live"``, ``"erased"``, or
+        None (no key: no such person, or one stored before person keys)."""
+
+    @abstractmethod
+    def has_stream(self, stream: str) -> bool:
+        """Whether any event of the stream is stored."""
+
+    @abstractmethod
+    def erase_person_key(self, stream: str, reason: str, at: str) -> bool:
+        """Delete the case stream's data key, leaving no copy of it in the store's files
+        that the database can avoid; False if it had none left."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -20,7 +20,7 @@ PostgreSQL store), ``infra.memory.view`` (in memory, a reference and a fake for 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Tracking
@@ -56,6 +56,10 @@ class LedgerView(ProjectedView, Protocol):
         """Every table rebuilt from the whole store, and the position set to the store's last
         event, in one transaction; returns (events read, position). ``workers``: fold
         processes (``infra.workers.default_workers`` if None)."""
+
+    def forget_persons(self, person_refs: Sequence[str]) -> int:
+        """Delete every row of these persons, in every table and as of every time (an
+        erasure: ``cmm erase``); returns the rows deleted."""
 
     def valid_at(self, table: str, bound: str) -> list[tuple[Any, ...]]:
         """The rows of a bitemporal table valid at ``bound`` (a normalised timestamp), without

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
+from infra.sealing import Erased
 from infra.view_sql import collector_paused, loads_state
 from projections.projection import Record, record_from_state
 from projections.read_model_rows import (
@@ -121,8 +122,12 @@ def fold_streams(batch: list[Stream]) -> Folded:
             if not opened_topic.startswith(CASE_TOPIC_PREFIX):
                 logs.extend(log_records(stream))
                 continue
-            person_ref = loads_state(opened_state)["person_ref"]
-            fact_rows, contact_rows, case_row = case_rows_for(person_ref, _case_records(stream))
+            try:
+                person_ref = loads_state(opened_state)["person_ref"]
+                records = _case_records(stream)
+            except Erased:
+                continue  # erased (cmm erase): the person is in no table
+            fact_rows, contact_rows, case_row = case_rows_for(person_ref, records)
             facts.extend(fact_rows)
             contacts.extend(contact_rows)
             cases.append(case_row)

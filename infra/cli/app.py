@@ -144,9 +144,20 @@ def build_app() -> typer.Typer:
     ) -> None:
         """CMM Ledger: event-sourced statistics and safe open data."""
 
-    from infra.cli import cases, ingest, key, publish, report, schema, serve, stream, users
+    from infra.cli import (
+        cases,
+        erase,
+        ingest,
+        key,
+        publish,
+        report,
+        schema,
+        serve,
+        stream,
+        users,
+    )
 
-    for module in (ingest, report, cases, publish, stream, schema, key, serve, users):
+    for module in (ingest, report, cases, publish, stream, schema, key, erase, serve, users):
         module.register(app)
     return app
 

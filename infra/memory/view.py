@@ -19,7 +19,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import get_topic
 
 from domain.case import Case
-from infra.store import EventStore, StoredRow
+from infra.store import ERASED_STATE, EventStore, StoredRow
 from infra.view import APPLICATION_NAME, LedgerView, Progress
 from projections.projection import Changes, Record, record_from_state
 from projections.read_model_rows import (
@@ -147,6 +147,19 @@ class MemoryLedgerView:
             rows = [row for row in rows if row[0] == person_ref]
         return sorted(rows, key=lambda row: str(row[0]))
 
+    def forget_persons(self, person_refs: Sequence[str]) -> int:
+        forgotten = set(person_refs)
+        deleted = 0
+        with self._lock:
+            tables = dict(self._tables)
+            for table in ("facts", "contacts", "cases"):
+                at = _person(table)
+                kept = [row for row in tables[table] if row[at] not in forgotten]
+                deleted += len(tables[table]) - len(kept)
+                tables[table] = kept
+            self._tables = tables
+        return deleted
+
     def rows(self, table: str) -> list[tuple[Any, ...]]:
         if table not in TABLE_COLUMNS:
             raise ValueError(f"not a read-model table: {table!r}")
@@ -166,8 +179,8 @@ def _case_rows(rows: Sequence[StoredRow]) -> dict[str, Any]:
     opened: dict[str, str] = {}
     records: dict[str, list[Record]] = {}
     for row in rows:
-        if not row.topic.startswith(_CASE_TOPIC_PREFIX):
-            continue
+        if not row.topic.startswith(_CASE_TOPIC_PREFIX) or row.state == ERASED_STATE:
+            continue  # a log's, or an erased person's (their other events are skipped too)
         state = json.loads(row.state)
         record = record_from_state(row.topic, state)
         if record is None:

@@ -31,12 +31,20 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from infra.append_plan import dedupe, plan_rows, split_repeats, stored_conflicts
+from infra import person_keys, sealing
+from infra.append_plan import dedupe, plan_rows, refuse_erased, split_repeats, stored_conflicts
 from infra.encoding import Encoded
-from infra.postgres.tables import create_tables
-from infra.sealing import unseal
+from infra.postgres.tables import create_tables, person_keys_table, postgres_key_reader
+from infra.sealing import Erased, unseal
 from infra.settings import Settings
-from infra.store import AppendResult, Conflict, EventStore, OnConflict, StoredRow
+from infra.store import (
+    ERASED_STATE,
+    AppendResult,
+    Conflict,
+    EventStore,
+    OnConflict,
+    StoredRow,
+)
 
 _COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -59,6 +67,8 @@ class PostgresEventStore(EventStore):
         self._events = sql.Identifier(schema, events)
         self._tracking = sql.Identifier(schema, tracking)
         self._ids = sql.Identifier(schema, "event_ids")
+        self.keys_table = person_keys_table(schema)
+        self._keys_of = postgres_key_reader(settings)
         self._channel = sql.Identifier(channel)
         self._conn: psycopg.Connection[Any] = psycopg.connect(
             settings.postgres_dsn, autocommit=True
@@ -75,6 +85,9 @@ class PostgresEventStore(EventStore):
         self._sql_insert_ids = sql.SQL(
             "INSERT INTO {} SELECT event_id FROM cmm_batch_ids ON CONFLICT DO NOTHING"
         ).format(self._ids)
+        self._sql_forget_ids = sql.SQL("DELETE FROM {} WHERE event_id = ANY(%s::uuid[])").format(
+            self._ids
+        )
         self._sql_stream_rows = sql.SQL(
             "SELECT encode(uuid_send(originator_id), 'hex'), topic, state "
             "FROM {} WHERE originator_id = ANY(%s::uuid[])"
@@ -102,8 +115,26 @@ class PostgresEventStore(EventStore):
         on_conflict: OnConflict | None = None,
     ) -> AppendResult:
         unique, where, repeated = dedupe(events)
+        made: list[str] = []
+        try:
+            return self._append(events, unique, where, repeated, positions, on_conflict, made)
+        except BaseException:
+            person_keys.forget(self._key_state(), made)  # rolled back: the keys are gone
+            raise
+
+    def _append(
+        self,
+        events: Sequence[Encoded],
+        unique: list[Encoded],
+        where: list[int] | None,
+        repeated: list[Any],
+        positions: Mapping[str, int] | None,
+        on_conflict: OnConflict | None,
+        made: list[str],
+    ) -> AppendResult:
         conflicts: list[Conflict] = []
         fresh: list[Encoded] = []
+        keys: dict[str, bytes] | None = None
         conn = self._conn
         with conn.transaction(), conn.cursor() as cur:
             if unique:
@@ -130,9 +161,21 @@ class PostgresEventStore(EventStore):
                 else:
                     fresh = unique
                 cur.execute(self._sql_insert_ids)
+                if sealing.installed() and fresh:
+                    cases = {e[1] for e in fresh if e[2] == "case"}
+                    keys, made[:], erased = person_keys.keys_for(
+                        cur, "%s", self.keys_table, self._key_state(), cases
+                    )
+                    fresh, refused = refuse_erased(unique, where, fresh, erased)
+                    if refused:
+                        conflicts.extend(refused)
+                        conflicts.sort(key=lambda c: c.index)
+                        kept = {e[0] for e in fresh}
+                        gone = [e[0].hex() for e in unique if e[1] in erased and e[0] not in kept]
+                        cur.execute(self._sql_forget_ids, (gone,))
             if fresh:
                 versions = self._versions(cur, {e[1] for e in fresh})
-                rows = plan_rows(fresh, versions)
+                rows = plan_rows(fresh, versions, keys)
                 with cur.copy(self._sql_copy_events) as copy:
                     copy.write("".join(_copy_lines(rows)))
                 cur.execute(self._sql_notify)
@@ -145,6 +188,9 @@ class PostgresEventStore(EventStore):
             duplicates=len(events) - len(fresh) - len(conflicts),
             conflicts=tuple(conflicts),
         )
+
+    def _key_state(self) -> sealing.StoreKeys:
+        return sealing.store_keys(self._keys_of)
 
     def _versions(self, cur: psycopg.Cursor[Any], oids: set[str]) -> dict[str, int]:
         cur.execute(self._sql_versions, (list(oids),))
@@ -174,8 +220,46 @@ class PostgresEventStore(EventStore):
             n, oid, version, topic, state = line.split("\t")
             if "\\" in topic:
                 topic = _copy_unescape(topic)
-            rows.append(StoredRow(int(n), oid, int(version), topic, unseal(bytes.fromhex(state))))
+            rows.append(StoredRow(int(n), oid, int(version), topic, _opened(bytes.fromhex(state))))
         return rows
+
+    def check_key(self) -> None:
+        """:class:`infra.sealing.WrongKey` unless the installed key opens what is stored."""
+        with self._conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT state FROM {} ORDER BY notification_id LIMIT 1").format(
+                    self._events
+                )
+            )
+            row = cur.fetchone()
+            if row is not None and sealing.person_key_id(row[0]) is None:
+                unseal(bytes(row[0]))
+            person_keys.check_key(cur, self.keys_table)
+
+    def person_key_status(self, stream: str) -> str | None:
+        with self._conn.cursor() as cur:
+            return person_keys.key_status(cur, "%s", self.keys_table, stream)
+
+    def has_stream(self, stream: str) -> bool:
+        row = self._conn.execute(
+            sql.SQL("SELECT 1 FROM {} WHERE originator_id = %s::uuid LIMIT 1").format(self._events),
+            (stream,),
+        ).fetchone()
+        return row is not None
+
+    def erase_person_key(self, stream: str, reason: str, at: str) -> bool:
+        """Delete a case stream's data key (``infra.person_keys.erase``), under the store's
+        write lock, then rewrite the key table (``VACUUM FULL``), so that the deleted row's
+        bytes are in no file of the table (a plain delete leaves them until the space is
+        reused)."""
+        conn = self._conn
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute(self._sql_lock)
+            done = person_keys.erase(
+                cur, "%s", self.keys_table, self._key_state(), stream, reason, at
+            )
+        conn.execute(f"VACUUM FULL {self.keys_table}")
+        return done
 
     def max_notification_id(self) -> int:
         row = self._conn.execute(
@@ -192,6 +276,14 @@ class PostgresEventStore(EventStore):
 
     def reopen(self) -> PostgresEventStore:
         return PostgresEventStore(self._settings)
+
+
+def _opened(state: bytes) -> bytes:
+    """A stored state opened; an erased person's, ``ERASED_STATE`` (readers skip it)."""
+    try:
+        return unseal(state)
+    except Erased:
+        return ERASED_STATE
 
 
 _UNESCAPE = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}

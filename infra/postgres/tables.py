@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
 from psycopg import sql
 
+from infra import person_keys
 from infra.postgres.env import postgres_env
 from infra.settings import Settings
 
@@ -35,6 +37,11 @@ def ddl_lock(dsn: str, key: int = DDL_LOCK_KEY) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
+def person_keys_table(schema: str) -> str:
+    """The key table's qualified name (``infra.person_keys``), quoted for SQL text."""
+    return '"' + schema.replace('"', '""') + '".' + person_keys.TABLE
+
+
 def create_tables(settings: Settings) -> tuple[str, str, str, str]:
     """Let eventsourcing create its tables for the application (``infra.app``'s
     ``APPLICATION_NAME``), and add ``event_ids``; returns (schema, events table, tracking
@@ -55,6 +62,8 @@ def create_tables(settings: Settings) -> tuple[str, str, str, str]:
                         sql.Identifier(schema, "event_ids")
                     )
                 )
+                for statement in person_keys.postgres_ddl(person_keys_table(schema)):
+                    conn.execute(statement)
             return (
                 schema,
                 recorder.events_table_name,
@@ -63,3 +72,18 @@ def create_tables(settings: Settings) -> tuple[str, str, str, str]:
             )
         finally:
             factory.close()  # type: ignore[attr-defined]
+
+
+def postgres_key_reader(settings: Any) -> str:
+    """Have this process read the key table (``infra.person_keys``) of the store on
+    PostgreSQL when it meets a key it has not seen, on a connection of its own from the
+    DSN; returns the store's identity. The tables are in ``public``: eventsourcing's default
+    schema, which ``postgres_env`` leaves as it is."""
+    dsn = settings.postgres_dsn
+
+    def connect() -> psycopg.Connection[Any]:
+        return psycopg.connect(dsn, autocommit=True)
+
+    return person_keys.register_reader(
+        f"postgres {dsn}", connect, "%s", person_keys_table("public")
+    )

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from eventsourcing.persistence import InfrastructureFactory
 
-from infra.append_plan import dedupe, plan_rows, split_repeats, stored_conflicts
+from infra import person_keys, sealing
+from infra.append_plan import dedupe, plan_rows, refuse_erased, split_repeats, stored_conflicts
 from infra.encoding import Encoded
-from infra.sealing import unseal
+from infra.sealing import Erased, unseal
 from infra.sqlite.database import ensure_database, schema_lock
 from infra.sqlite.env import sqlite_env
-from infra.store import AppendResult, EventStore, OnConflict, StoredRow
+from infra.store import ERASED_STATE, AppendResult, EventStore, OnConflict, StoredRow
 
 _CHUNK = 500
 _VERSION_CACHE_LIMIT = 2_000_000
@@ -59,6 +60,9 @@ class SQLiteEventStore(EventStore):
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS event_ids (event_id BLOB PRIMARY KEY) WITHOUT ROWID"
         )
+        for statement in person_keys.SQLITE_DDL:
+            self._db.execute(statement)
+        self._keys_of = register_sqlite_key_reader(path)
         # Each stream's last version, exact for every row up to ``_seen_rowid``: before it
         # plans a batch, a writer reads what others appended since (in the write lock, so
         # nothing more can come). ``_all_streams``: the cache holds every stream there is
@@ -79,6 +83,7 @@ class SQLiteEventStore(EventStore):
     ) -> AppendResult:
         unique, where, repeated = dedupe(events)
         db = self._db
+        made: list[str] = []
         for attempt in (1, 2):
             # IMMEDIATE takes the write lock before anything is read, so what this
             # transaction reads (ids, versions) cannot change under it.
@@ -100,13 +105,27 @@ class SQLiteEventStore(EventStore):
                 known.extend(against_store)
                 if known:
                     conflicts.extend(stored_conflicts(known, self._stream_rows(known)))
+                keys = None
+                if sealing.installed():
+                    cases = {e[1] for e in fresh if e[2] == "case"}
+                    keys, made, erased = person_keys.keys_for(
+                        db.cursor(), "?", person_keys.TABLE, self._key_state(), cases
+                    )
+                    fresh, refused = refuse_erased(unique, where, fresh, erased)
+                    if refused:
+                        conflicts.extend(refused)
+                        gone = {e[0] for e in unique} - {e[0] for e in fresh}
+                        db.executemany(
+                            "DELETE FROM event_ids WHERE event_id = ?",
+                            [(i,) for i in gone & inserted],
+                        )
                 conflicts.sort(key=lambda c: c.index)
                 if attempt == 1:
                     self._catch_up_versions()
                 else:
                     self._forget_versions()
                 versions = self._stream_versions({e[1] for e in fresh})
-                rows = plan_rows(fresh, versions)
+                rows = plan_rows(fresh, versions, keys)
                 db.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", rows)
                 for name, pos in (positions or {}).items():
                     db.execute(
@@ -120,6 +139,7 @@ class SQLiteEventStore(EventStore):
                 db.execute("COMMIT")
             except sqlite3.IntegrityError:
                 self._rollback()
+                person_keys.forget(self._key_state(), made)
                 # Not expected (the cache is brought up to date in the write lock), but a
                 # stale version must never lose an event: plan again from the database.
                 self.replanned += 1
@@ -128,6 +148,7 @@ class SQLiteEventStore(EventStore):
                 continue
             except BaseException:
                 self._rollback()
+                person_keys.forget(self._key_state(), made)
                 self._forget_versions()
                 raise
             self._remember(rows)
@@ -137,6 +158,9 @@ class SQLiteEventStore(EventStore):
                 conflicts=tuple(conflicts),
             )
         raise AssertionError("unreachable")
+
+    def _key_state(self) -> sealing.StoreKeys:
+        return sealing.store_keys(self._keys_of)
 
     def _rollback(self) -> None:
         """End the failed transaction, if SQLite has not ended it already: on a full disk or
@@ -261,7 +285,38 @@ class SQLiteEventStore(EventStore):
             "WHERE rowid > ? ORDER BY rowid LIMIT ?",
             (after, limit),
         )
-        return [StoredRow(n, oid, v, topic, unseal(state)) for n, oid, v, topic, state in cursor]
+        return [StoredRow(n, oid, v, topic, _opened(state)) for n, oid, v, topic, state in cursor]
+
+    def person_key_status(self, stream: str) -> str | None:
+        return person_keys.key_status(self._db.cursor(), "?", person_keys.TABLE, stream)
+
+    def has_stream(self, stream: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM stored_events WHERE originator_id = ? LIMIT 1", (stream,)
+        ).fetchone()
+        return row is not None
+
+    def erase_person_key(self, stream: str, reason: str, at: str) -> bool:
+        """Delete a case stream's data key (``infra.person_keys.erase``) with SQLite's
+        ``secure_delete`` on, so the key's bytes are zeroed in the file, and then move the
+        write-ahead log into the database and empty it, so no earlier copy of the key's page
+        stays in the WAL file."""
+        db = self._db
+        db.execute("PRAGMA secure_delete=ON")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                done = person_keys.erase(
+                    db.cursor(), "?", person_keys.TABLE, self._key_state(), stream, reason, at
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        finally:
+            db.execute("PRAGMA secure_delete=OFF")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return done
 
     def max_notification_id(self) -> int:
         row = self._db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()
@@ -272,3 +327,22 @@ class SQLiteEventStore(EventStore):
 
     def close(self) -> None:
         self._db.close()
+
+
+def _opened(state: bytes) -> bytes:
+    """A stored state opened; an erased person's, ``ERASED_STATE`` (readers skip it)."""
+    try:
+        return unseal(state)
+    except Erased:
+        return ERASED_STATE
+
+
+def register_sqlite_key_reader(path: Path) -> str:
+    """Have this process read the key table of the store at ``path`` when it meets a key it
+    has not seen (on a read-only connection of its own); returns the store's identity."""
+    location = str(Path(path).resolve())
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{location}?mode=ro", uri=True, timeout=60.0)
+
+    return person_keys.register_reader(location, connect, "?", person_keys.TABLE)

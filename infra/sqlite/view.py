@@ -57,6 +57,9 @@ class SQLiteLedgerView(SQLView, SQLiteTrackingRecorder):
     def _cursor(self, raw: Any) -> Cursor:
         return Cursor(raw, "?")
 
+    def _secure_delete(self, c: Cursor, on: bool) -> None:
+        c.execute(f"PRAGMA secure_delete={'ON' if on else 'OFF'}")
+
     def _insert_tracking(self, raw: Any, tracking: Tracking) -> None:
         SQLiteTrackingRecorder._insert_tracking(self, raw, tracking)
 

@@ -1,0 +1,244 @@
+"""The key table: each person's data key, wrapped with the main key, beside the events.
+
+Every event of a case stream is sealed with its person's data key (``infra.sealing``'s
+``0x02`` format); this table, ``person_keys``, holds the keys, one row per case stream:
+
+- ``originator_id``: the case stream's id (32 hex digits), the only thing that says whose;
+- ``key_id``: the id a sealed event names its key by;
+- ``wrapped_key``: the data key sealed with the main key; NULL once the person was erased
+  (``cmm erase``): the key is gone, and with it every way to read the person's events;
+- ``seq``: the change that wrote the row last, so a process reads only what changed since it
+  last looked; ``erased_at`` and ``reason``: the erasure, a time and a code, nothing more.
+
+In the same database as the events, in a table of its own, so that a backup of the keys can
+be handled apart from a backup of the events: an event backup restored without the keys
+opens nothing of a person. Keys are made in the same transaction as the person's first
+event, under the store's write lock, so an event is never stored without its key, and a
+person gets one key however many writers meet them at once.
+
+Both stores use these functions with their own DB-API cursor; ``ph`` is its placeholder
+(``?`` for sqlite3, ``%s`` for psycopg) and ``table`` the table's (qualified) name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from infra import sealing
+
+TABLE = "person_keys"
+ERASED_REASON = (
+    "person_ref: the person's data was erased (cmm erase); events about an erased person "
+    "are not stored"
+)
+
+SQLITE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (originator_id TEXT PRIMARY KEY, "
+    "key_id BLOB NOT NULL UNIQUE, wrapped_key BLOB, seq INTEGER NOT NULL, "
+    "erased_at TEXT, reason TEXT)",
+    f"CREATE INDEX IF NOT EXISTS {TABLE}_seq ON {TABLE} (seq)",
+)
+
+
+def postgres_ddl(qualified: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified} (originator_id text PRIMARY KEY, "
+        "key_id bytea NOT NULL UNIQUE, wrapped_key bytea, seq bigint NOT NULL, "
+        "erased_at text, reason text)",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_seq ON {qualified} (seq)",
+    )
+
+
+_CHUNK = 500
+
+
+def read_changes(cur: Any, ph: str, table: str, store: sealing.StoreKeys) -> None:
+    """Remember what changed in the key table since this process last read it."""
+    cur.execute(
+        f"SELECT originator_id, key_id, wrapped_key, seq FROM {table} WHERE seq > {ph} "
+        "ORDER BY seq",
+        (store.seen,),
+    )
+    seen = store.seen
+    for oid, key_id, wrapped, seq in cur.fetchall():
+        _remember(store, oid, key_id, wrapped)
+        seen = max(seen, int(seq))
+    store.seen = seen
+
+
+def _remember(store: sealing.StoreKeys, oid: Any, key_id: Any, wrapped: Any) -> None:
+    sealing.remember_person_key(
+        store, str(oid), bytes(key_id), None if wrapped is None else bytes(wrapped)
+    )
+
+
+def read_key(cur: Any, ph: str, table: str, store: sealing.StoreKeys, key_id: bytes) -> None:
+    """Remember one key by its id (a key written after a change this process has read, by a
+    writer that committed later)."""
+    cur.execute(
+        f"SELECT originator_id, key_id, wrapped_key FROM {table} WHERE key_id = {ph}", (key_id,)
+    )
+    for oid, kid, wrapped in cur.fetchall():
+        _remember(store, oid, kid, wrapped)
+
+
+def _next_seq(cur: Any, table: str) -> int:
+    cur.execute(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}")
+    return int(cur.fetchone()[0])
+
+
+def _select_streams(
+    cur: Any, ph: str, table: str, store: sealing.StoreKeys, streams: Sequence[str]
+) -> None:
+    for i in range(0, len(streams), _CHUNK):
+        chunk = streams[i : i + _CHUNK]
+        cur.execute(
+            f"SELECT originator_id, key_id, wrapped_key FROM {table} "
+            f"WHERE originator_id IN ({','.join([ph] * len(chunk))})",
+            chunk,
+        )
+        for oid, kid, wrapped in cur.fetchall():
+            _remember(store, oid, kid, wrapped)
+
+
+def _unknown(store: sealing.StoreKeys, streams: Iterable[str]) -> list[str]:
+    return [s for s in streams if s not in store.by_stream and s not in store.erased_streams]
+
+
+def keys_for(
+    cur: Any, ph: str, table: str, store: sealing.StoreKeys, streams: Iterable[str]
+) -> tuple[dict[str, bytes], list[str], set[str]]:
+    """Make sure every case stream of ``streams`` has its data key (inside the writer's
+    transaction, under its write lock): each stream's key id, the streams whose key was
+    made here, and the streams that were erased (their events are not to be stored). The
+    caller forgets the keys made here (:func:`forget`) if its transaction does not commit."""
+    wanted = set(streams)
+    missing = _unknown(store, wanted)
+    if missing:
+        read_changes(cur, ph, table, store)
+        missing = _unknown(store, missing)
+    if missing:
+        _select_streams(cur, ph, table, store, missing)
+        missing = _unknown(store, missing)
+    made: list[str] = []
+    if missing:
+        seq = _next_seq(cur, table)
+        rows = []
+        for stream in sorted(missing):
+            key_id, dek, wrapped = sealing.new_person_key()
+            sealing.remember_person_key(store, stream, key_id, wrapped, dek)
+            rows.append((stream, key_id, wrapped, seq))
+            made.append(stream)
+        cur.executemany(f"INSERT INTO {table} VALUES ({ph}, {ph}, {ph}, {ph}, NULL, NULL)", rows)
+    erased = wanted & store.erased_streams
+    keys = {s: store.by_stream[s] for s in wanted - erased}
+    return keys, made, erased
+
+
+def forget(store: sealing.StoreKeys, streams: Iterable[str]) -> None:
+    """Forget keys made in a transaction that did not commit: their rows are gone."""
+    for stream in streams:
+        sealing.forget_person_key(store, stream)
+
+
+def erase(
+    cur: Any, ph: str, table: str, store: sealing.StoreKeys, stream: str, reason: str, at: str
+) -> bool:
+    """Delete a case stream's data key (in the caller's transaction, under the write lock)
+    and leave a row that says it was erased: False if it had no key left to delete. The
+    row is deleted and a new one inserted, rather than updated, so that a database that
+    zeroes what it deletes (SQLite's ``secure_delete``) leaves no copy of the key behind."""
+    cur.execute(
+        f"SELECT key_id FROM {table} WHERE originator_id = {ph} AND wrapped_key IS NOT NULL",
+        (stream,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        return False
+    key_id = bytes(row[0])
+    seq = _next_seq(cur, table)
+    cur.execute(f"DELETE FROM {table} WHERE originator_id = {ph}", (stream,))
+    cur.execute(
+        f"INSERT INTO {table} VALUES ({ph}, {ph}, NULL, {ph}, {ph}, {ph})",
+        (stream, key_id, seq, at, reason),
+    )
+    sealing.remember_person_key(store, stream, key_id, None)
+    return True
+
+
+def key_status(cur: Any, ph: str, table: str, stream: str) -> str | None:
+    """``"live"``, ``"erased"``, or None: the key table holds no key for the stream."""
+    try:
+        cur.execute(
+            f"SELECT wrapped_key IS NULL FROM {table} WHERE originator_id = {ph}", (stream,)
+        )
+    except Exception as error:
+        if _no_table(error):
+            return None
+        raise
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return "erased" if row[0] else "live"
+
+
+def check_key(cur: Any, table: str) -> None:
+    """:class:`infra.sealing.WrongKey` unless the installed main key opens the key table's
+    keys (one of them: they are all wrapped with the same key)."""
+    try:
+        cur.execute(
+            f"SELECT key_id, wrapped_key FROM {table} WHERE wrapped_key IS NOT NULL LIMIT 1"
+        )
+    except Exception as error:
+        if _no_table(error):
+            return
+        raise
+    row = cur.fetchone()
+    if row is not None:
+        sealing.unwrap_person_key(bytes(row[0]), bytes(row[1]))
+
+
+class KeyTableReader:
+    """How a process reads a store's key table when an event names a key it has not seen:
+    a connection of its own (one per process: a forked worker opens its own), made by
+    ``connect``."""
+
+    def __init__(self, store: str, connect: Callable[[], Any], ph: str, table: str) -> None:
+        self._store = store
+        self._connect = connect
+        self._ph = ph
+        self._table = table
+        self._conn: Any = None
+        self._pid = 0
+
+    def _cursor(self) -> Any:
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = self._connect()
+            self._pid = os.getpid()
+        return self._conn.cursor()
+
+    def __call__(self, key_id: bytes | None = None) -> None:
+        store = sealing.store_keys(self._store)
+        try:
+            cur = self._cursor()
+            read_changes(cur, self._ph, self._table, store)
+            if key_id is not None and not sealing.knows_person_key(key_id):
+                read_key(cur, self._ph, self._table, store, key_id)
+        except Exception as error:
+            if _no_table(error):
+                return  # a store made before person keys: nothing to read
+            self._conn = None  # connect again next time
+            raise
+
+
+def register_reader(store: str, connect: Callable[[], Any], ph: str, table: str) -> str:
+    """Read ``store``'s key table through ``connect`` when needed; returns ``store``."""
+    sealing.set_person_key_reader(store, KeyTableReader(store, connect, ph, table))
+    return store
+
+
+def _no_table(error: Exception) -> bool:
+    text = str(error)
+    return "no such table" in text or "does not exist" in text
