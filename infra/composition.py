@@ -65,7 +65,7 @@ def use_key(settings: Settings, check: bool = True) -> None:
                 row = None  # no events table yet
             if row is not None and sealing.person_key_id(row[0]) is None:
                 sealing.unseal(row[0])
-            person_keys.check_key(db.cursor(), person_keys.TABLE)
+            person_keys.check_key(db.cursor(), person_keys.TABLE, person_keys.CHECK_TABLE)
         finally:
             db.close()
     _KEY_CHECKED.add(where)
@@ -189,6 +189,21 @@ def case_timeline(settings: Settings, person_ref: str) -> list[dict[str, Any]]:
         return []
     finally:
         application.close()
+
+
+def rekey_store(
+    settings: Settings, before: sealing.Sealer, after: sealing.Sealer
+) -> tuple[int, int]:
+    """Seal the configured store again from key ``before`` to ``after`` (``infra.rekey``):
+    (events sealed again, person keys wrapped again)."""
+    if settings.store == "postgres":
+        from infra.postgres.rekey import rekey_postgres
+
+        assert settings.postgres_dsn is not None
+        return rekey_postgres(settings.postgres_dsn, before, after)
+    from infra.sqlite.rekey import rekey_sqlite
+
+    return rekey_sqlite(settings.sqlite_path, before, after)
 
 
 def open_view(settings: Settings) -> LedgerView:

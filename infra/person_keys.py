@@ -34,7 +34,10 @@ ERASED_REASON = (
     "are not stored"
 )
 
+CHECK_TABLE = "main_key_check"
+
 SQLITE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {CHECK_TABLE} (fingerprint BLOB NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {TABLE} (originator_id TEXT PRIMARY KEY, "
     "key_id BLOB NOT NULL UNIQUE, wrapped_key BLOB, seq INTEGER NOT NULL, "
     "erased_at TEXT, reason TEXT)",
@@ -42,8 +45,9 @@ SQLITE_DDL = (
 )
 
 
-def postgres_ddl(qualified: str) -> tuple[str, ...]:
+def postgres_ddl(qualified: str, check: str) -> tuple[str, ...]:
     return (
+        f"CREATE TABLE IF NOT EXISTS {check} (fingerprint bytea NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {qualified} (originator_id text PRIMARY KEY, "
         "key_id bytea NOT NULL UNIQUE, wrapped_key bytea, seq bigint NOT NULL, "
         "erased_at text, reason text)",
@@ -184,9 +188,39 @@ def key_status(cur: Any, ph: str, table: str, stream: str) -> str | None:
     return "erased" if row[0] else "live"
 
 
-def check_key(cur: Any, table: str) -> None:
+REKEYED = (
+    "the key does not open the stored events (check CMM_KEY_FILE or CMM_KEY): the store is "
+    "sealed with another key (was it rotated with cmm key rotate?); nothing was written"
+)
+
+
+def check_writer(cur: Any, ph: str, check_table: str) -> None:
+    """In a writer's transaction, under the write lock: :class:`infra.sealing.WrongKey`
+    unless the installed key is the one the store is sealed with (the first writer records
+    it). A writer started before a rotation, with the old key, is refused here."""
+    cur.execute(f"SELECT fingerprint FROM {check_table}")
+    row = cur.fetchone()
+    mine = sealing.fingerprint()
+    if row is None:
+        cur.execute(f"INSERT INTO {check_table} VALUES ({ph})", (mine,))
+    elif bytes(row[0]) != mine:
+        raise sealing.WrongKey(REKEYED)
+
+
+def check_key(cur: Any, table: str, check_table: str | None = None) -> None:
     """:class:`infra.sealing.WrongKey` unless the installed main key opens the key table's
-    keys (one of them: they are all wrapped with the same key)."""
+    keys (one of them: they are all wrapped with the same key), nor the key the store
+    recorded it is sealed with."""
+    if check_table is not None:
+        try:
+            cur.execute(f"SELECT fingerprint FROM {check_table}")
+            row = cur.fetchone()
+        except Exception as error:
+            if not _no_table(error):
+                raise
+            row = None
+        if row is not None and bytes(row[0]) != sealing.fingerprint():
+            raise sealing.WrongKey(REKEYED)
     try:
         cur.execute(
             f"SELECT key_id, wrapped_key FROM {table} WHERE wrapped_key IS NOT NULL LIMIT 1"
@@ -242,3 +276,30 @@ def register_reader(store: str, connect: Callable[[], Any], ph: str, table: str)
 def _no_table(error: Exception) -> bool:
     text = str(error)
     return "no such table" in text or "does not exist" in text
+
+
+# -- rotation of the main key (``infra.rekey``) ---------------------------------------
+
+
+def reseal_main(
+    rows: list[tuple[Any, ...]], before: sealing.Sealer, after: sealing.Sealer
+) -> list[tuple[Any, ...]]:
+    """(new state, *key) of each (state, *key) sealed with the main key."""
+    out: list[tuple[Any, ...]] = []
+    for state, *key in rows:
+        state = bytes(state)
+        if state[:1] == sealing.VERSION:
+            out.append((after.seal(before.unseal(state)), *key))
+    return out
+
+
+def rewrap(
+    rows: list[tuple[Any, ...]], before: sealing.Sealer, after: sealing.Sealer
+) -> list[tuple[Any, ...]]:
+    """(wrapped with the new key, key id) of each (key id, wrapped with the old key)."""
+    out: list[tuple[Any, ...]] = []
+    for key_id, wrapped in rows:
+        key_id, wrapped = bytes(key_id), bytes(wrapped)
+        dek = sealing.unwrap_person_key(key_id, wrapped, before.key)
+        out.append((sealing.wrap_person_key(key_id, dek, after.key), key_id))
+    return out

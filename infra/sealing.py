@@ -314,14 +314,23 @@ def new_person_key() -> tuple[bytes, bytes, bytes]:
     return key_id, dek, wrapped
 
 
-def unwrap_person_key(key_id: bytes, wrapped: bytes) -> bytes:
-    """A data key opened with the main key (:class:`WrongKey` if it does not open)."""
-    if _active is None:
-        raise MissingKey("the person keys are encrypted and no key is installed")
+def wrap_person_key(key_id: bytes, dek: bytes, main: bytes) -> bytes:
+    """A data key sealed with the main key ``main`` (a rotation wraps with the new one)."""
+    nonce = os.urandom(_NONCE)
+    return VERSION + nonce + AESGCM(main).encrypt(nonce, dek, _PERSON_AAD + key_id)
+
+
+def unwrap_person_key(key_id: bytes, wrapped: bytes, main: bytes | None = None) -> bytes:
+    """A data key opened with the main key (the installed one unless ``main`` is given;
+    :class:`WrongKey` if it does not open)."""
+    if main is None:
+        if _active is None:
+            raise MissingKey("the person keys are encrypted and no key is installed")
+        aead = _active._aead
+    else:
+        aead = AESGCM(main)
     try:
-        return _active._aead.decrypt(
-            wrapped[1 : 1 + _NONCE], wrapped[1 + _NONCE :], _PERSON_AAD + key_id
-        )
+        return aead.decrypt(wrapped[1 : 1 + _NONCE], wrapped[1 + _NONCE :], _PERSON_AAD + key_id)
     except InvalidTag:
         raise WrongKey(
             "the key does not open the stored events (check CMM_KEY_FILE or CMM_KEY); "
@@ -398,3 +407,20 @@ def person_key_id(stored: bytes | memoryview) -> bytes | None:
     if bytes(stored[:1]) != PERSON_VERSION:
         return None
     return bytes(stored[1 : 1 + KEY_ID_BYTES])
+
+
+def fingerprint(key: bytes | None = None) -> bytes:
+    """A digest that tells keys apart without revealing them (HKDF of the key): the store
+    keeps the fingerprint of the key it is sealed with (``infra.person_keys.check_writer``),
+    so a writer still holding the key from before a rotation is refused."""
+    if key is None:
+        if _active is None:
+            raise MissingKey("no encryption key is installed")
+        key = _active.key
+    return _derive(key, b"cmm key check")[:16]
+
+
+def active_key() -> bytes:
+    if _active is None:
+        raise MissingKey("no encryption key is installed")
+    return _active.key

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.common import EXIT_OK, say
+from infra.cli.common import (
+    EXIT_OK,
+    DataDir,
+    Store,
+    existing_store,
+    say,
+    settings_of,
+)
 
 key_app = typer.Typer(
     name="key", help="The encryption key of the stored events.", no_args_is_help=True
@@ -29,6 +36,45 @@ def new(
     refuse_symlink(path, "PATH")
     write_key_file(path)
     say(f"key written to {path} (mode 0600); use it with CMM_KEY_FILE={path}")
+    return EXIT_OK
+
+
+@key_app.command(
+    epilog="\b\nexamples:\n  cmm key new ~/.config/cmm/key-2027\n"
+    "  cmm key rotate --new-key-file ~/.config/cmm/key-2027\n"
+    "  export CMM_KEY_FILE=~/.config/cmm/key-2027"
+)
+def rotate(
+    new_key_file: Annotated[
+        Path,
+        typer.Option(
+            "--new-key-file",
+            metavar="PATH",
+            help="The new key (made with cmm key new).",
+            show_default=False,
+        ),
+    ],
+    data_dir: DataDir = None,
+    store: Store = None,
+) -> int:
+    """Re-key the store: everything sealed with the current key (CMM_KEY_FILE or CMM_KEY)
+    is sealed again with the key in PATH, in one transaction (the persons' data keys are
+    wrapped again; their events, sealed with those, are not rewritten), and the read model
+    is built again. Stop servers and consumers first: a writer still holding the old key
+    is refused. Afterwards point CMM_KEY_FILE at the new key; keep the old one until your
+    backups made with it have expired."""
+    from infra.cli.progress import Progress
+    from infra.rekey import rotate as rotate_store
+
+    settings = existing_store(settings_of(data_dir, store))
+    progress = Progress("rebuilding the read model")
+    done = rotate_store(settings, new_key_file, lambda d, t: progress(d, t))
+    progress.stop()
+    say(
+        f"re-keyed: {done.events:,} events sealed again, {done.person_keys:,} person keys "
+        f"wrapped again, the read model built again from {done.rebuilt:,} events; use "
+        f"CMM_KEY_FILE={new_key_file} from now on"
+    )
     return EXIT_OK
 
 

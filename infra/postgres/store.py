@@ -34,7 +34,12 @@ from psycopg import sql
 from infra import person_keys, sealing
 from infra.append_plan import dedupe, plan_rows, refuse_erased, split_repeats, stored_conflicts
 from infra.encoding import Encoded
-from infra.postgres.tables import create_tables, person_keys_table, postgres_key_reader
+from infra.postgres.tables import (
+    create_tables,
+    key_check_table,
+    person_keys_table,
+    postgres_key_reader,
+)
 from infra.sealing import Erased, unseal
 from infra.settings import Settings
 from infra.store import (
@@ -68,6 +73,7 @@ class PostgresEventStore(EventStore):
         self._tracking = sql.Identifier(schema, tracking)
         self._ids = sql.Identifier(schema, "event_ids")
         self.keys_table = person_keys_table(schema)
+        self.check_table = key_check_table(schema)
         self._keys_of = postgres_key_reader(settings)
         self._channel = sql.Identifier(channel)
         self._conn: psycopg.Connection[Any] = psycopg.connect(
@@ -140,6 +146,8 @@ class PostgresEventStore(EventStore):
             if unique:
                 # The lock comes before anything else: see the module docstring.
                 cur.execute(self._sql_lock)
+                if sealing.installed():
+                    person_keys.check_writer(cur, "%s", self.check_table)
                 with cur.copy("COPY cmm_batch_ids (event_id) FROM STDIN") as copy:
                     copy.write("".join(e[0].hex() + "\n" for e in unique))
                 # Under the lock no other writer can add an id meanwhile, so the ids found
@@ -234,7 +242,7 @@ class PostgresEventStore(EventStore):
             row = cur.fetchone()
             if row is not None and sealing.person_key_id(row[0]) is None:
                 unseal(bytes(row[0]))
-            person_keys.check_key(cur, self.keys_table)
+            person_keys.check_key(cur, self.keys_table, self.check_table)
 
     def person_key_status(self, stream: str) -> str | None:
         with self._conn.cursor() as cur:

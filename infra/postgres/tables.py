@@ -42,6 +42,11 @@ def person_keys_table(schema: str) -> str:
     return '"' + schema.replace('"', '""') + '".' + person_keys.TABLE
 
 
+def key_check_table(schema: str) -> str:
+    """The table of the main key's fingerprint (``infra.person_keys.check_writer``)."""
+    return '"' + schema.replace('"', '""') + '".' + person_keys.CHECK_TABLE
+
+
 def create_tables(settings: Settings) -> tuple[str, str, str, str]:
     """Let eventsourcing create its tables for the application (``infra.app``'s
     ``APPLICATION_NAME``), and add ``event_ids``; returns (schema, events table, tracking
@@ -62,7 +67,9 @@ def create_tables(settings: Settings) -> tuple[str, str, str, str]:
                         sql.Identifier(schema, "event_ids")
                     )
                 )
-                for statement in person_keys.postgres_ddl(person_keys_table(schema)):
+                for statement in person_keys.postgres_ddl(
+                    person_keys_table(schema), key_check_table(schema)
+                ):
                     conn.execute(statement)
             return (
                 schema,

@@ -89,6 +89,8 @@ class SQLiteEventStore(EventStore):
             # transaction reads (ids, versions) cannot change under it.
             db.execute("BEGIN IMMEDIATE")
             try:
+                if sealing.installed():
+                    person_keys.check_writer(db.cursor(), "?", person_keys.CHECK_TABLE)
                 inserted = self._insert_ids([e[0] for e in unique])
                 known: list[tuple[int, Encoded]] = []
                 if len(inserted) == len(unique):
