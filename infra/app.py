@@ -5,6 +5,12 @@ Bulk ingestion writes the same stored events through the store (:mod:`infra.stor
 loading an aggregate per event; this application is the reference it must agree with, and the
 baseline the ingest benchmark compares against. :func:`infra.composition.ledger_application`
 builds it over the configured store.
+
+It stores through eventsourcing's mapper, which seals every state with the main key
+(``infra.sealing.StateCipher``): a case event recorded here is not sealed with its person's
+data key, so ``cmm erase`` refuses such a person ("stored before person keys"). Nothing
+the centre runs records case events here (files, Kafka and the HTTP API all go through
+the store's ``append``); case workers read cases through it, which opens both.
 """
 
 from __future__ import annotations

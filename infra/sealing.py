@@ -14,6 +14,10 @@ of what encryption cost ingest and rebuild, ``bench.bench_encryption``), to save
 hundred bytes an event. A stored state that begins with ``{`` was stored before encryption
 was turned on, and is read as it is.
 
+A case stream's events are sealed, in a format of their own (``0x02``), with the data key
+of the person (below, and ``infra.person_keys``), so that deleting that key erases the
+person (``cmm erase``); everything else with the main key.
+
 The key (32 random bytes, base64) comes from ``CMM_KEY_FILE`` (a file only its owner can
 read, as ``cmm key new PATH`` writes it) or ``CMM_KEY``; never from the repository. The
 composition root installs it before any store is opened and refuses to run without one.
