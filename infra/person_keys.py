@@ -7,8 +7,9 @@ Every event of a case stream is sealed with its person's data key (``infra.seali
 - ``key_id``: the id a sealed event names its key by;
 - ``wrapped_key``: the data key sealed with the main key; NULL once the person was erased
   (``cmm erase``): the key is gone, and with it every way to read the person's events;
-- ``seq``: the change that wrote the row last, so a process reads only what changed since it
-  last looked; ``erased_at`` and ``reason``: the erasure, a time and a code, nothing more.
+- ``seq``: the order rows were written in (an erasure writes its row anew), so a process
+  reads only what changed since it last looked; ``erased_at`` and ``reason``: the erasure,
+  a time and a code, nothing more.
 
 In the same database as the events, in a table of its own, so that a backup of the keys can
 be handled apart from a backup of the events: an event backup restored without the keys
@@ -23,7 +24,7 @@ Both stores use these functions with their own DB-API cursor; ``ph`` is its plac
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from infra import sealing
@@ -38,24 +39,22 @@ CHECK_TABLE = "main_key_check"
 
 SQLITE_DDL = (
     f"CREATE TABLE IF NOT EXISTS {CHECK_TABLE} (fingerprint BLOB NOT NULL)",
-    f"CREATE TABLE IF NOT EXISTS {TABLE} (originator_id TEXT PRIMARY KEY, "
-    "key_id BLOB NOT NULL UNIQUE, wrapped_key BLOB, seq INTEGER NOT NULL, "
+    # ``seq`` is the row id: rows are appended in the order they were written, so a reader
+    # reads what changed since it last looked from the table's own B-tree, and a new key
+    # costs one index insert (``originator_id``) besides it.
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (seq INTEGER PRIMARY KEY, "
+    "originator_id TEXT NOT NULL UNIQUE, key_id BLOB NOT NULL, wrapped_key BLOB, "
     "erased_at TEXT, reason TEXT)",
-    f"CREATE INDEX IF NOT EXISTS {TABLE}_seq ON {TABLE} (seq)",
 )
 
 
 def postgres_ddl(qualified: str, check: str) -> tuple[str, ...]:
     return (
         f"CREATE TABLE IF NOT EXISTS {check} (fingerprint bytea NOT NULL)",
-        f"CREATE TABLE IF NOT EXISTS {qualified} (originator_id text PRIMARY KEY, "
-        "key_id bytea NOT NULL UNIQUE, wrapped_key bytea, seq bigint NOT NULL, "
+        f"CREATE TABLE IF NOT EXISTS {qualified} (seq bigserial PRIMARY KEY, "
+        "originator_id text NOT NULL UNIQUE, key_id bytea NOT NULL, wrapped_key bytea, "
         "erased_at text, reason text)",
-        f"CREATE INDEX IF NOT EXISTS {TABLE}_seq ON {qualified} (seq)",
     )
-
-
-_CHUNK = 500
 
 
 def read_changes(cur: Any, ph: str, table: str, store: sealing.StoreKeys) -> None:
@@ -88,25 +87,6 @@ def read_key(cur: Any, ph: str, table: str, store: sealing.StoreKeys, key_id: by
         _remember(store, oid, kid, wrapped)
 
 
-def _next_seq(cur: Any, table: str) -> int:
-    cur.execute(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}")
-    return int(cur.fetchone()[0])
-
-
-def _select_streams(
-    cur: Any, ph: str, table: str, store: sealing.StoreKeys, streams: Sequence[str]
-) -> None:
-    for i in range(0, len(streams), _CHUNK):
-        chunk = streams[i : i + _CHUNK]
-        cur.execute(
-            f"SELECT originator_id, key_id, wrapped_key FROM {table} "
-            f"WHERE originator_id IN ({','.join([ph] * len(chunk))})",
-            chunk,
-        )
-        for oid, kid, wrapped in cur.fetchall():
-            _remember(store, oid, kid, wrapped)
-
-
 def _unknown(store: sealing.StoreKeys, streams: Iterable[str]) -> list[str]:
     return [s for s in streams if s not in store.by_stream and s not in store.erased_streams]
 
@@ -121,21 +101,25 @@ def keys_for(
     wanted = set(streams)
     missing = _unknown(store, wanted)
     if missing:
+        # Every writer makes and erases keys under the write lock, which this one holds:
+        # once it has read the changes, what it knows is the whole table.
         read_changes(cur, ph, table, store)
-        missing = _unknown(store, missing)
-    if missing:
-        _select_streams(cur, ph, table, store, missing)
         missing = _unknown(store, missing)
     made: list[str] = []
     if missing:
-        seq = _next_seq(cur, table)
         rows = []
         for stream in sorted(missing):
             key_id, dek, wrapped = sealing.new_person_key()
             sealing.remember_person_key(store, stream, key_id, wrapped, dek)
-            rows.append((stream, key_id, wrapped, seq))
+            rows.append((stream, key_id, wrapped))
             made.append(stream)
-        cur.executemany(f"INSERT INTO {table} VALUES ({ph}, {ph}, {ph}, {ph}, NULL, NULL)", rows)
+        cur.executemany(
+            f"INSERT INTO {table} (originator_id, key_id, wrapped_key) VALUES ({ph}, {ph}, {ph})",
+            rows,
+        )
+        # Read up to this transaction's own rows (it read every change before them).
+        cur.execute(f"SELECT MAX(seq) FROM {table}")
+        store.seen = int(cur.fetchone()[0])
     erased = wanted & store.erased_streams
     keys = {s: store.by_stream[s] for s in wanted - erased}
     return keys, made, erased
@@ -162,11 +146,12 @@ def erase(
     if row is None:
         return False
     key_id = bytes(row[0])
-    seq = _next_seq(cur, table)
     cur.execute(f"DELETE FROM {table} WHERE originator_id = {ph}", (stream,))
+    # A new row, so a new ``seq``: every process sees the erasure among the changes.
     cur.execute(
-        f"INSERT INTO {table} VALUES ({ph}, {ph}, NULL, {ph}, {ph}, {ph})",
-        (stream, key_id, seq, at, reason),
+        f"INSERT INTO {table} (originator_id, key_id, erased_at, reason) "
+        f"VALUES ({ph}, {ph}, {ph}, {ph})",
+        (stream, key_id, at, reason),
     )
     sealing.remember_person_key(store, stream, key_id, None)
     return True
