@@ -13,12 +13,10 @@ events about the person are refused. Bad input to ``cmm erase`` changes nothing.
 from __future__ import annotations
 
 import base64
-import glob
 import hashlib
 import json
 import os
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from infra.settings import Settings
 from tests.integration.conftest import cmm_env, run_cmm
-from tests.integration.test_encryption_at_rest import MARKER, PLANTED, RARE, _plant
+from tests.integration.test_encryption_at_rest import MARKER, PLANTED, RARE, _pg_dump, _plant
 
 YEAR, AS_OF, EARLIER = "2012", "2013-01-31", "2012-12-31"
 
@@ -90,17 +88,6 @@ def _open_everything(settings: Settings) -> tuple[list[bytes], int]:
         except InvalidTag:
             closed += 1
     return opened, closed
-
-
-def _pg_dump(settings: Settings) -> bytes:
-    pg_dump = shutil.which("pg_dump") or next(
-        iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump"))), None
-    )
-    assert pg_dump is not None, "pg_dump is missing: run infra/servers/test-deps.sh"
-    assert settings.postgres_dsn is not None
-    return subprocess.run(
-        [pg_dump, "--data-only", settings.postgres_dsn], capture_output=True, check=True
-    ).stdout
 
 
 def _every_byte(settings: Settings) -> bytes:
