@@ -19,7 +19,7 @@ from operator import itemgetter
 
 from infra.encoding import Encoded, opened_state
 from infra.person_keys import ERASED_REASON
-from infra.sealing import Erased, seal, seal_person, unseal
+from infra.sealing import Erased, person_sealer, seal, unseal
 from infra.store import Conflict
 
 Repeat = tuple[int, Encoded, Encoded]
@@ -195,17 +195,18 @@ def plan_rows(
     append = rows.append
     current = ""
     version = 0
-    key: bytes | None = None
+    sealer = seal
     for e in sorted(fresh, key=itemgetter(1)):
         oid = e[1]
         if oid != current:
             current = oid
             key = keys.get(oid) if keys else None
+            sealer = seal if key is None else person_sealer(key)
             version = versions.get(oid, 0)
             if version == 0:
                 topic, state = opened_state(e[2], e[3], e[6])
                 version = 1
-                append((oid, 1, topic, seal(state) if key is None else seal_person(key, state)))
+                append((oid, 1, topic, sealer(state)))
         version += 1
-        append((oid, version, e[4], seal(e[5]) if key is None else seal_person(key, e[5])))
+        append((oid, version, e[4], sealer(e[5])))
     return rows
