@@ -77,16 +77,6 @@ def _remember(store: sealing.StoreKeys, oid: Any, key_id: Any, wrapped: Any) -> 
     )
 
 
-def read_key(cur: Any, ph: str, table: str, store: sealing.StoreKeys, key_id: bytes) -> None:
-    """Remember one key by its id (a key written after a change this process has read, by a
-    writer that committed later)."""
-    cur.execute(
-        f"SELECT originator_id, key_id, wrapped_key FROM {table} WHERE key_id = {ph}", (key_id,)
-    )
-    for oid, kid, wrapped in cur.fetchall():
-        _remember(store, oid, kid, wrapped)
-
-
 def _unknown(store: sealing.StoreKeys, streams: Iterable[str]) -> list[str]:
     return [s for s in streams if s not in store.by_stream and s not in store.erased_streams]
 
@@ -193,9 +183,9 @@ def check_writer(cur: Any, ph: str, check_table: str) -> None:
 
 
 def check_key(cur: Any, table: str, check_table: str | None = None) -> None:
-    """:class:`infra.sealing.WrongKey` unless the installed main key opens the key table's
-    keys (one of them: they are all wrapped with the same key), nor the key the store
-    recorded it is sealed with."""
+    """:class:`infra.sealing.WrongKey` unless the installed main key is the one the store
+    recorded it is sealed with (``check_table``), and opens the key table's keys (one of
+    them: they are all wrapped with the same key)."""
     if check_table is not None:
         try:
             cur.execute(f"SELECT fingerprint FROM {check_table}")
@@ -239,12 +229,12 @@ class KeyTableReader:
         return self._conn.cursor()
 
     def __call__(self, key_id: bytes | None = None) -> None:
+        # Every key is made and erased under the store's write lock, in order of ``seq``:
+        # the changes since this process last read the table are all it can be missing.
         store = sealing.store_keys(self._store)
         try:
             cur = self._cursor()
             read_changes(cur, self._ph, self._table, store)
-            if key_id is not None and not sealing.knows_person_key(key_id):
-                read_key(cur, self._ph, self._table, store, key_id)
         except Exception as error:
             if _no_table(error):
                 return  # a store made before person keys: nothing to read
@@ -253,8 +243,11 @@ class KeyTableReader:
 
 
 def register_reader(store: str, connect: Callable[[], Any], ph: str, table: str) -> str:
-    """Read ``store``'s key table through ``connect`` when needed; returns ``store``."""
-    sealing.set_person_key_reader(store, KeyTableReader(store, connect, ph, table))
+    """Read ``store``'s key table through ``connect`` when needed (the reader registered
+    first is kept, with its connection: the composition root and each store register the
+    same store again); returns ``store``."""
+    if not sealing.has_person_key_reader(store):
+        sealing.set_person_key_reader(store, KeyTableReader(store, connect, ph, table))
     return store
 
 
@@ -288,3 +281,46 @@ def rewrap(
         dek = sealing.unwrap_person_key(key_id, wrapped, before.key)
         out.append((sealing.wrap_person_key(key_id, dek, after.key), key_id))
     return out
+
+
+def rekey_tables(
+    cur: Any,
+    ph: str,
+    state_tables: Iterable[str],
+    keys_table: str,
+    check_table: str,
+    view_tables: Iterable[str],
+    tracking: tuple[str, str] | None,
+    before: sealing.Sealer,
+    after: sealing.Sealer,
+) -> tuple[int, int]:
+    """What a rotation does in the store's transaction, under its write lock, on either
+    database (``ph`` its placeholder, every table name qualified and quoted as it needs):
+    re-seal the main-key states of ``state_tables``, re-wrap the person keys, record the new
+    key's fingerprint, empty the read model's ``view_tables`` and forget its position
+    (``tracking``: the table, and the application name it tracks under). Returns (states
+    sealed again, person keys wrapped again)."""
+    events = 0
+    for table in state_tables:
+        cur.execute(
+            f"SELECT state, originator_id, originator_version FROM {table} "
+            f"WHERE substr(state, 1, 1) = {ph}",
+            (sealing.VERSION,),
+        )
+        resealed = reseal_main(cur.fetchall(), before, after)
+        cur.executemany(
+            f"UPDATE {table} SET state = {ph} WHERE originator_id = {ph} "
+            f"AND originator_version = {ph}",
+            resealed,
+        )
+        events += len(resealed)
+    cur.execute(f"SELECT key_id, wrapped_key FROM {keys_table} WHERE wrapped_key IS NOT NULL")
+    keys = rewrap(cur.fetchall(), before, after)
+    cur.executemany(f"UPDATE {keys_table} SET wrapped_key = {ph} WHERE key_id = {ph}", keys)
+    cur.execute(f"DELETE FROM {check_table}")
+    cur.execute(f"INSERT INTO {check_table} VALUES ({ph})", (sealing.fingerprint(after.key),))
+    for table in view_tables:
+        cur.execute(f"DELETE FROM {table}")
+    if tracking is not None:
+        cur.execute(f"DELETE FROM {tracking[0]} WHERE application_name = {ph}", (tracking[1],))
+    return events, len(keys)

@@ -315,6 +315,10 @@ def set_person_key_reader(store: str, reader: Any) -> None:
     _readers[store] = reader
 
 
+def has_person_key_reader(store: str) -> bool:
+    return store in _readers
+
+
 def refresh_person_keys(key_id: bytes | None = None) -> None:
     """Read what changed in the key tables since this process last looked (new keys, and
     erasures: a key erased by another process is then forgotten here too), and ``key_id``
@@ -335,10 +339,6 @@ def refresh_person_keys(key_id: bytes | None = None) -> None:
             return
     if failed is not None and not read:
         raise failed
-
-
-def knows_person_key(key_id: bytes) -> bool:
-    return key_id in _keys.wrapped or key_id in _keys.erased
 
 
 def new_person_key() -> tuple[bytes, bytes, bytes]:

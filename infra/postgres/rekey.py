@@ -14,58 +14,28 @@ def rekey_postgres(dsn: str, before: sealing.Sealer, after: sealing.Sealer) -> t
     from infra.postgres.tables import key_check_table, person_keys_table
 
     schema = "public"
-    with psycopg.connect(dsn) as conn, conn.transaction():
-        conn.execute(f'LOCK TABLE "{schema}".ledger_events IN EXCLUSIVE MODE')
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "SELECT table_name FROM information_schema.columns WHERE table_schema = %s "
-                "AND column_name IN ('state', 'originator_id', 'originator_version') "
-                "GROUP BY table_name HAVING COUNT(*) = 3",
-                (schema,),
-            ).fetchall()
-        ]
-        events = 0
-        for table in tables:
-            rows = conn.execute(
-                f'SELECT state, originator_id, originator_version FROM "{schema}"."{table}" '
-                "WHERE substring(state from 1 for 1) = %s",
-                (sealing.VERSION,),
-            ).fetchall()
-            resealed = person_keys.reseal_main(rows, before, after)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    f'UPDATE "{schema}"."{table}" SET state = %s WHERE originator_id = %s '
-                    "AND originator_version = %s",
-                    resealed,
-                )
-            events += len(resealed)
-        keys_table = person_keys_table(schema)
-        keys = person_keys.rewrap(
-            conn.execute(
-                f"SELECT key_id, wrapped_key FROM {keys_table} WHERE wrapped_key IS NOT NULL"
-            ).fetchall(),
+    with psycopg.connect(dsn) as conn, conn.transaction(), conn.cursor() as cur:
+        cur.execute(f'LOCK TABLE "{schema}".ledger_events IN EXCLUSIVE MODE')
+        cur.execute(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND column_name IN ('state', 'originator_id', 'originator_version') "
+            "GROUP BY table_name HAVING COUNT(*) = 3",
+            (schema,),
+        )
+        state_tables = [f'"{schema}"."{name}"' for (name,) in cur.fetchall()]
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        )
+        existing = {name for (name,) in cur.fetchall()}
+        tracking = "ledger_projection_tracking"
+        return person_keys.rekey_tables(
+            cur,
+            "%s",
+            state_tables,
+            person_keys_table(schema),
+            key_check_table(schema),
+            [f'"{schema}"."{t}"' for t in VIEW_TABLES if t in existing],
+            (f'"{schema}".{tracking}', APPLICATION_NAME) if tracking in existing else None,
             before,
             after,
         )
-        with conn.cursor() as cur:
-            cur.executemany(f"UPDATE {keys_table} SET wrapped_key = %s WHERE key_id = %s", keys)
-        check = key_check_table(schema)
-        conn.execute(f"DELETE FROM {check}")
-        conn.execute(f"INSERT INTO {check} VALUES (%s)", (sealing.fingerprint(after.key),))
-        existing = {
-            name
-            for (name,) in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                (schema,),
-            ).fetchall()
-        }
-        for table in VIEW_TABLES:
-            if table in existing:
-                conn.execute(f'DELETE FROM "{schema}"."{table}"')
-        if "ledger_projection_tracking" in existing:
-            conn.execute(
-                f'DELETE FROM "{schema}".ledger_projection_tracking WHERE application_name = %s',
-                (APPLICATION_NAME,),
-            )
-    return events, len(keys)

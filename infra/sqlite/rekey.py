@@ -15,46 +15,24 @@ def rekey_sqlite(path: Path, before: sealing.Sealer, after: sealing.Sealer) -> t
     try:
         db.execute("BEGIN IMMEDIATE")
         try:
-            tables = [
+            existing = [n for (n,) in db.execute("SELECT name FROM sqlite_master")]
+            state_tables = [
                 name
-                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                for name in existing
                 if {"state", "originator_id", "originator_version"}
                 <= {col[1] for col in db.execute(f"PRAGMA table_info({name})")}
             ]
-            events = 0
-            for table in tables:
-                rows = db.execute(
-                    f"SELECT state, originator_id, originator_version FROM {table} "
-                    "WHERE substr(state, 1, 1) = ?",
-                    (sealing.VERSION,),
-                ).fetchall()
-                resealed = person_keys.reseal_main(rows, before, after)
-                db.executemany(
-                    f"UPDATE {table} SET state = ? WHERE originator_id = ? "
-                    "AND originator_version = ?",
-                    resealed,
-                )
-                events += len(resealed)
-            keys = person_keys.rewrap(
-                db.execute(
-                    f"SELECT key_id, wrapped_key FROM {person_keys.TABLE} "
-                    "WHERE wrapped_key IS NOT NULL"
-                ).fetchall(),
+            done = person_keys.rekey_tables(
+                db.cursor(),
+                "?",
+                state_tables,
+                person_keys.TABLE,
+                person_keys.CHECK_TABLE,
+                [t for t in VIEW_TABLES if t in existing],
+                ("tracking", APPLICATION_NAME) if "tracking" in existing else None,
                 before,
                 after,
             )
-            db.executemany(f"UPDATE {person_keys.TABLE} SET wrapped_key = ? WHERE key_id = ?", keys)
-            db.execute(f"DELETE FROM {person_keys.CHECK_TABLE}")
-            db.execute(
-                f"INSERT INTO {person_keys.CHECK_TABLE} VALUES (?)",
-                (sealing.fingerprint(after.key),),
-            )
-            existing = {n for (n,) in db.execute("SELECT name FROM sqlite_master")}
-            for table in VIEW_TABLES:
-                if table in existing:
-                    db.execute(f"DELETE FROM {table}")
-            if "tracking" in existing:
-                db.execute("DELETE FROM tracking WHERE application_name = ?", (APPLICATION_NAME,))
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -63,4 +41,4 @@ def rekey_sqlite(path: Path, before: sealing.Sealer, after: sealing.Sealer) -> t
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         db.close()
-    return events, len(keys)
+    return done
