@@ -24,6 +24,7 @@ Both stores use these functions with their own DB-API cursor; ``ph`` is its plac
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -221,6 +222,7 @@ class KeyTableReader:
         self._table = table
         self._conn: Any = None
         self._pid = 0
+        self._lock = threading.Lock()  # a server's request threads share the reader
 
     def _cursor(self) -> Any:
         if self._conn is None or self._pid != os.getpid():
@@ -233,8 +235,8 @@ class KeyTableReader:
         # the changes since this process last read the table are all it can be missing.
         store = sealing.store_keys(self._store)
         try:
-            cur = self._cursor()
-            read_changes(cur, self._ph, self._table, store)
+            with self._lock:
+                read_changes(self._cursor(), self._ph, self._table, store)
         except Exception as error:
             if _no_table(error):
                 return  # a store made before person keys: nothing to read

@@ -345,6 +345,9 @@ def register_sqlite_key_reader(path: Path) -> str:
     location = str(Path(path).resolve())
 
     def connect() -> sqlite3.Connection:
-        return sqlite3.connect(f"file:{location}?mode=ro", uri=True, timeout=60.0)
+        # Used by whichever thread meets an unknown key (one at a time: the reader's lock).
+        return sqlite3.connect(
+            f"file:{location}?mode=ro", uri=True, timeout=60.0, check_same_thread=False
+        )
 
     return person_keys.register_reader(location, connect, "?", person_keys.TABLE)
