@@ -165,6 +165,35 @@ def authenticate(ledger: AccessLedger, token: str, now: datetime | None = None) 
     return None
 
 
+def access_entry(
+    *,
+    who: str | None,
+    role: str | None,
+    action: str,
+    route: str,
+    status: int,
+    person_refs: Iterable[str] = (),
+    client: str | None = None,
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """One entry of the audit trail, and the (UTC) day whose record it goes in: who, what
+    (the action, the route and the person_refs read), when, from where, and the outcome (an
+    HTTP status; 0 for a command)."""
+    moment = now or _now()
+    return moment.astimezone(UTC).date().isoformat(), {
+        "who": who,
+        "role": role,
+        "action": action,
+        "route": route,
+        "status": int(status),
+        "person_refs": sorted(set(person_refs)),
+        "at": _stamp(moment),
+        "client": client,
+        "detail": detail or {},
+    }
+
+
 def record_access(
     ledger: AccessLedger,
     *,
@@ -178,22 +207,19 @@ def record_access(
     detail: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Append one entry to the audit trail: who, what (the action, the route and the
-    person_refs read), when, from where, and the outcome (an HTTP status; 0 for a command)."""
-    moment = now or _now()
+    """Append one entry (:func:`access_entry`) to the audit trail."""
     ledger.record(
-        moment.astimezone(UTC).date().isoformat(),
-        {
-            "who": who,
-            "role": role,
-            "action": action,
-            "route": route,
-            "status": int(status),
-            "person_refs": sorted(set(person_refs)),
-            "at": _stamp(moment),
-            "client": client,
-            "detail": detail or {},
-        },
+        *access_entry(
+            who=who,
+            role=role,
+            action=action,
+            route=route,
+            status=status,
+            person_refs=person_refs,
+            client=client,
+            detail=detail,
+            now=now,
+        )
     )
 
 

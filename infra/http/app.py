@@ -13,7 +13,7 @@ from fastapi.routing import APIRouter
 from application.access import AuditRefused
 from application.report import ReportRefused
 from application.report_cache import ReportCache
-from infra.http.audit import AuditMiddleware
+from infra.http.audit import AuditMiddleware, AuditWriter
 from infra.http.pages import install as install_pages
 from infra.http.routes import ROUTERS
 from infra.http.rules import TokenFailures, check_rules
@@ -54,6 +54,7 @@ def create_app(
     app.state.adapters = adapters(settings)
     app.state.reports = ReportCache(app.state.adapters)
     app.state.access = open_access_ledger(settings)
+    app.state.audit_writer = AuditWriter(app.state.access)
     app.state.releases = releases
     app.state.token_failures = token_failures or TokenFailures()
     app.add_middleware(AuditMiddleware)
