@@ -194,33 +194,9 @@ def access_entry(
     }
 
 
-def record_access(
-    ledger: AccessLedger,
-    *,
-    who: str | None,
-    role: str | None,
-    action: str,
-    route: str,
-    status: int,
-    person_refs: Iterable[str] = (),
-    client: str | None = None,
-    detail: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Append one entry (:func:`access_entry`) to the audit trail."""
-    ledger.record(
-        *access_entry(
-            who=who,
-            role=role,
-            action=action,
-            route=route,
-            status=status,
-            person_refs=person_refs,
-            client=client,
-            detail=detail,
-            now=now,
-        )
-    )
+def record_access(ledger: AccessLedger, **fields: Any) -> None:
+    """Append one entry (:func:`access_entry`, whose fields these are) to the audit trail."""
+    ledger.record(*access_entry(**fields))
 
 
 def audit(

@@ -27,18 +27,6 @@ SAVE_ATTEMPTS = 20
 A = TypeVar("A", bound=Aggregate)
 
 
-class _Pending:
-    """An audit entry waiting to be written, and how its writing went."""
-
-    __slots__ = ("day", "done", "entry", "failed")
-
-    def __init__(self, day: str, entry: dict[str, Any]) -> None:
-        self.day = day
-        self.entry = entry
-        self.done = False
-        self.failed: BaseException | None = None
-
-
 class AccessLedger(StoredLedger):
     name = "AccessLedger"
     # Every request reads the directory and appends to the day's audit record: kept in
@@ -51,9 +39,6 @@ class AccessLedger(StoredLedger):
         # The requests of one server all append to the same day's record: taking turns here
         # spares them the store's refusals and retries (other processes still retry).
         self.writing = threading.Lock()
-        # Entries waiting to be written (``record``), and the lock that guards the list.
-        self._queue: list[_Pending] = []
-        self._queued = threading.Lock()
         # Each day's record's last version as this process last wrote it: the next entries
         # follow it without reading the record first (a refusal says another process wrote
         # meanwhile, and the record is read again).
@@ -82,37 +67,18 @@ class AccessLedger(StoredLedger):
         return found
 
     def record(self, day: str, entry: dict[str, Any]) -> None:
-        """Append one access to the day's record, and return once it is stored. Requests
-        that arrive while another's entry is being written are written together, in one
-        transaction, by whichever of them writes next (a group commit): a server under many
-        clients then commits once per round of requests, not once per request, which had
-        made each request wait for all those queued before it (``bench.bench_http``'s warm
-        p95). Each entry is one new event after the record's last, written without copying
-        the record (a day's record grows with every request). Another process that
-        appended first makes the store refuse the batch; it is then made again after that
-        process's entries, so no entry is lost."""
-        mine = _Pending(day, entry)
-        with self._queued:
-            self._queue.append(mine)
+        """Append one access to the day's record (:meth:`record_entries`). A server writes
+        its requests' entries in batches instead (``infra.http.audit.AuditWriter``)."""
         with self.writing:
-            if not mine.done:
-                with self._queued:
-                    batch, self._queue = self._queue, []
-                try:
-                    self.record_entries([(p.day, p.entry) for p in batch])
-                except BaseException as error:
-                    for pending in batch:
-                        pending.failed = error
-                    raise
-                finally:
-                    for pending in batch:
-                        pending.done = True
-        if mine.failed is not None:
-            raise mine.failed
+            self.record_entries([(day, entry)])
 
     def record_entries(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """Append ``(day, entry)`` pairs to the days' records, in one transaction (the
-        caller holds ``writing``: :meth:`record`, or one writer thread of a server)."""
+        caller holds ``writing``: :meth:`record`, or a server's audit writer). Each entry is
+        one new event after the record's last, written without copying the record (a day's
+        record grows with every request). Another process that appended first makes the
+        store refuse the batch; it is then made again after that process's entries, so no
+        entry is lost."""
         days: dict[str, list[dict[str, Any]]] = {}
         for day, entry in entries:
             days.setdefault(day, []).append(entry)
